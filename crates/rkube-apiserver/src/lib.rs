@@ -1,0 +1,134 @@
+//! `rkube-apiserver`: the Kubernetes API over HTTPS.
+//!
+//! - [`discovery`]: `/api`, `/apis` (legacy + aggregated), `/version`
+//! - [`rest`]: one generic REST implementation for every kind in the registry
+//! - [`cache`]: the watch cache that serves lists and watches
+//! - [`auth`]: client certificates and bearer tokens
+//! - [`serve`]: TLS listener, per-connection identity, HTTP/1.1 + HTTP/2
+//! - [`lifecycle`]: bootstrap namespaces, namespace termination, event TTL, store compaction
+//!
+//! Invariants: only this crate knows HTTP; it talks to storage only through `rkube-store`;
+//! errors become `metav1.Status` only here.
+
+pub mod auth;
+pub mod cache;
+pub mod discovery;
+pub mod error;
+pub mod lifecycle;
+pub mod request;
+pub mod response;
+pub mod rest;
+pub mod serve;
+pub mod table;
+
+use auth::{TokenAuth, User};
+use axum::body::Body;
+use axum::extract::{Request as HttpRequest, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use error::ApiError;
+use request::{parse_path, Query, Route};
+use rkube_store::DynStore;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the API server is set up.
+pub struct Config {
+    pub store: DynStore,
+    pub tokens: TokenAuth,
+    /// Events kept in the watch cache's window (older watches get 410).
+    pub watch_cache_window: usize,
+    /// Events expire this long after their last update.
+    pub event_ttl: Duration,
+    /// Compact the store periodically (for etcd; the embedded store compacts itself).
+    pub compact_interval: Option<Duration>,
+    /// host:port clients use to reach us (legacy discovery).
+    pub advertise_address: String,
+}
+
+pub struct Server {
+    pub store: DynStore,
+    pub cache: Arc<cache::WatchCache>,
+    pub tokens: TokenAuth,
+    pub advertise_address: String,
+}
+
+/// The identity established by the TLS layer for one connection.
+#[derive(Clone, Debug, Default)]
+pub struct ConnIdentity(pub Option<User>);
+
+impl Server {
+    /// Fill the watch cache, create the default namespaces and start background loops.
+    pub async fn start(cfg: Config) -> Result<Arc<Server>, ApiError> {
+        let cache = cache::WatchCache::start(cfg.store.clone(), cfg.watch_cache_window).await?;
+        let srv = Arc::new(Server { store: cfg.store, cache, tokens: cfg.tokens, advertise_address: cfg.advertise_address });
+        lifecycle::bootstrap(&srv).await?;
+        lifecycle::spawn_loops(&srv, cfg.event_ttl, cfg.compact_interval);
+        Ok(srv)
+    }
+
+    pub fn router(self: &Arc<Self>) -> axum::Router {
+        axum::Router::new().fallback(handle).with_state(self.clone())
+    }
+
+    fn authenticate(&self, req: &HttpRequest) -> Option<User> {
+        if let Some(ConnIdentity(Some(u))) = req.extensions().get::<ConnIdentity>() {
+            return Some(u.clone());
+        }
+        let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+        let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?.trim();
+        self.tokens.lookup(token).cloned()
+    }
+}
+
+async fn handle(State(srv): State<Arc<Server>>, req: HttpRequest) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = route(srv, req).await;
+    tracing::debug!(method = %method, path = %path, status = resp.status().as_u16(), elapsed_us = started.elapsed().as_micros() as u64, "request");
+    resp
+}
+
+async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    match path.as_str() {
+        "/healthz" | "/livez" | "/readyz" => return response::text(StatusCode::OK, "ok"),
+        "/version" => return response::json(StatusCode::OK, &discovery::version()),
+        _ => {}
+    }
+    let user = srv.authenticate(&req);
+    if user.is_none() {
+        return ApiError::unauthorized().into_response();
+    }
+    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(String::from);
+    let get = req.method() == Method::GET;
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api"] if get => return discovery::api(accept.as_deref(), &srv.advertise_address),
+        ["apis"] if get => return discovery::apis(accept.as_deref()),
+        ["api", v] if get => return discovery::resource_list("", v),
+        ["apis", g] if get => return discovery::group(g),
+        ["apis", g, v] if get => return discovery::resource_list(g, v),
+        _ => {}
+    }
+    let Route::Resource(rp) = parse_path(&path) else {
+        return ApiError::not_found_path().into_response();
+    };
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, rest::write::MAX_BODY + 1).await {
+        Ok(b) if b.len() > rest::write::MAX_BODY => return ApiError::too_large().into_response(),
+        Ok(b) => b,
+        Err(_) => return ApiError::too_large().into_response(),
+    };
+    let r = rest::Request { srv, path: rp, query: Query::parse(parts.uri.query()), headers: parts.headers, body };
+    match rest::dispatch(r, &parts.method).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// An empty body, for callers building responses.
+pub fn empty() -> Body {
+    Body::empty()
+}

@@ -1,0 +1,49 @@
+//! `rkube`: Kubernetes in one binary. This crate is only CLI, configuration, wiring and
+//! process lifecycle; the work happens in the library crates.
+
+mod datadir;
+mod kubeconfig;
+mod pki;
+mod server;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rkube", version, about = "Kubernetes in one binary", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a whole cluster on this machine: API server, store and (soon) the node agent
+    Server(server::ServerArgs),
+    /// Print the rkube version and the Kubernetes version it serves
+    Version,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Version => {
+            println!("rkube version v{} (Kubernetes {})", env!("CARGO_PKG_VERSION"), rkube_apiserver::discovery::GIT_VERSION);
+            Ok(())
+        }
+        Command::Server(args) => server::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rkube: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `rkube server`: wires the data dir, PKI, store and API server together and runs until
+//! SIGINT/SIGTERM.
+
+use crate::datadir::{write_atomic, DataDir};
+use crate::{kubeconfig, pki};
+use anyhow::{Context, Result};
+use rkube_apiserver::auth::TokenAuth;
+use rkube_store::DynStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct ServerArgs {
+    /// Directory for the store, certificates and kubeconfig
+    #[arg(long, default_value = "/var/lib/rkube")]
+    data_dir: PathBuf,
+    /// Address the API server listens on
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: String,
+    /// Port of the HTTPS API
+    #[arg(long, default_value_t = 6443)]
+    https_listen_port: u16,
+    /// Do not run the node agent (kubelet, proxy) on this machine
+    #[arg(long)]
+    disable_agent: bool,
+    /// Store backend: empty for the embedded store, or etcd endpoints
+    /// (http://host:2379[,http://host2:2379])
+    #[arg(long, default_value = "")]
+    datastore_endpoint: String,
+    /// Static bearer tokens, one per line: token,user,uid,"group1,group2"
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
+    /// Also write the admin kubeconfig to this path
+    #[arg(long)]
+    write_kubeconfig: Option<PathBuf>,
+}
+
+pub fn run(args: ServerArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio runtime")?;
+    rt.block_on(serve(args))
+}
+
+async fn open_store(args: &ServerArgs, dir: &DataDir) -> Result<(DynStore, Option<Duration>)> {
+    if args.datastore_endpoint.is_empty() {
+        let path = dir.sub("db")?.join("state.redb");
+        let store = rkube_store::embedded::EmbeddedStore::open(&path, Default::default())
+            .with_context(|| format!("open embedded store {}", path.display()))?;
+        return Ok((Arc::new(store), None));
+    }
+    let endpoints: Vec<String> = args.datastore_endpoint.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    tracing::info!("connecting to etcd at {}", endpoints.join(","));
+    let store = rkube_store::etcd::EtcdStore::connect(&endpoints)
+        .await
+        .with_context(|| format!("connect to etcd at {}", args.datastore_endpoint))?;
+    Ok((Arc::new(store), Some(Duration::from_secs(300))))
+}
+
+async fn serve(args: ServerArgs) -> Result<()> {
+    let started = Instant::now();
+    let dir = DataDir::open(&args.data_dir)?;
+    if args.disable_agent {
+        tracing::info!("node agent disabled");
+    }
+    let tokens = match &args.token_auth_file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("read token file {}", p.display()))?;
+            TokenAuth::parse(&text).with_context(|| format!("parse token file {}", p.display()))?
+        }
+        None => TokenAuth::default(),
+    };
+    let addr = format!("{}:{}", bracket(&args.bind_address), args.https_listen_port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("listen on {addr}"))?;
+    let pki = pki::ensure(&dir.sub("tls")?, &pki::server_sans(&args.bind_address))?;
+    let tls = rkube_apiserver::serve::tls_config(pki.server_cert.as_bytes(), pki.server_key.as_bytes(), pki.ca_cert.as_bytes())
+        .context("build tls config")?;
+    let (store, compact_interval) = open_store(&args, &dir).await?;
+    let host = match args.bind_address.as_str() {
+        "0.0.0.0" | "::" | "" => "127.0.0.1".to_string(),
+        other => bracket(other),
+    };
+    let url = format!("https://{host}:{}", args.https_listen_port);
+    let srv = rkube_apiserver::Server::start(rkube_apiserver::Config {
+        store,
+        tokens,
+        watch_cache_window: 10_000,
+        event_ttl: Duration::from_secs(3600),
+        compact_interval,
+        advertise_address: format!("{host}:{}", args.https_listen_port),
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("start api server: {}", e.message))?;
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(rkube_apiserver::serve::serve_tls(listener, tls, srv.router(), async {
+        let _ = stop_rx.await;
+    }));
+    tracing::info!("api server listening on {addr} (ready in {} ms)", started.elapsed().as_millis());
+
+    let config = kubeconfig::admin(&url, &pki);
+    let mut targets = vec![dir.path.join("kubeconfig.yaml")];
+    targets.extend(args.write_kubeconfig.clone());
+    for path in targets {
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(config.as_str()) {
+            write_atomic(&path, config.as_bytes(), 0o600).with_context(|| format!("write kubeconfig {}", path.display()))?;
+        }
+        eprintln!("rkube: kubeconfig written to {}", path.display());
+    }
+
+    wait_for_signal().await?;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(());
+    let _ = serving.await;
+    drop(srv);
+    Ok(())
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
