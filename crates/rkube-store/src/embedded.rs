@@ -1,9 +1,10 @@
 //! Embedded backend: one [redb](https://docs.rs/redb) file, crash-safe, every commit fsynced.
 //!
-//! Tables: `meta` (revision, compaction floor, format version), `kvs` (key → current
-//! key-value) and `log` (revision → event with its previous value). Historical reads undo the
-//! log on top of the current state; watchers catch up from the log, then follow the shared
-//! watch hub.
+//! Tables: `meta` (compaction floor, format version), `kvs` (key → current key-value) and
+//! `log` (revision → event with its previous value). The log holds every event above the
+//! floor, so the current revision is its last key (or the floor, or 1 when both are empty) and
+//! is persisted by the same write as the event. Historical reads undo the log on top of the
+//! current state; watchers catch up from the log, then follow the shared watch hub.
 //!
 //! All writes go through one writer thread that does **group commit**: it takes every queued
 //! operation (up to [`EmbeddedConfig::max_batch`]), applies them in order in one write
@@ -40,7 +41,6 @@ const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
 const KVS: TableDefinition<&str, &[u8]> = TableDefinition::new("kvs");
 const LOG: TableDefinition<i64, &[u8]> = TableDefinition::new("log");
 
-const META_REVISION: &str = "revision";
 const META_FLOOR: &str = "floor";
 const META_FORMAT: &str = "format";
 const FORMAT_VERSION: i64 = 1;
@@ -115,10 +115,28 @@ impl Shared {
     }
 }
 
-fn meta_value(txn: &ReadTransaction, name: &str) -> Result<i64> {
+/// The current revision: the last logged event's, the floor (everything up to it compacted),
+/// or 1 (empty store).
+fn revision_of(floor: Revision, last_logged: Option<Revision>) -> Revision {
+    floor.max(last_logged.unwrap_or(0)).max(1)
+}
+
+fn last_logged(log: &impl ReadableTable<i64, &'static [u8]>) -> Result<Option<Revision>> {
+    let last = log.last().map_err(|e| backend("read log", e))?;
+    Ok(last.map(|(k, _)| k.value()))
+}
+
+fn floor_of(meta: &impl ReadableTable<&'static str, i64>) -> Result<Revision> {
+    let v = meta.get(META_FLOOR).map_err(|e| backend("read meta", e))?;
+    v.map(|g| g.value()).ok_or_else(|| Error::Backend("store file has no floor entry".into()))
+}
+
+/// (current revision, floor) of a read snapshot.
+fn revisions(txn: &ReadTransaction) -> Result<(Revision, Revision)> {
     let meta = txn.open_table(META).map_err(|e| backend("open meta", e))?;
-    let v = meta.get(name).map_err(|e| backend("read meta", e))?;
-    v.map(|g| g.value()).ok_or_else(|| Error::Backend(format!("store file has no {name} entry")))
+    let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
+    let floor = floor_of(&meta)?;
+    Ok((revision_of(floor, last_logged(&log)?), floor))
 }
 
 /// Watchers' view of the log.
@@ -132,24 +150,22 @@ impl HistorySource for LogSource {
         let prefix = prefix.to_string();
         self.shared
             .read(move |txn| {
-                let current = meta_value(txn, META_REVISION)?;
-                let floor = meta_value(txn, META_FLOOR)?;
+                let (current, floor) = revisions(txn)?;
                 if after < floor {
                     return Err(Error::Compacted { requested: after, compacted: floor });
                 }
                 let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
                 let mut events = Vec::new();
-                let mut scanned = 0usize;
                 let mut scanned_to = after.max(floor);
                 let mut complete = true;
-                for entry in log.range((after + 1)..).map_err(|e| backend("read log", e))? {
+                let entries = log.range((after + 1)..).map_err(|e| backend("read log", e))?;
+                for (scanned, entry) in entries.enumerate() {
                     if events.len() >= max || scanned >= SCAN_LIMIT {
                         complete = false;
                         break;
                     }
                     let (rev, bytes) = entry.map_err(|e| backend("read log", e))?;
                     let bytes = bytes.value();
-                    scanned += 1;
                     scanned_to = rev.value();
                     if event_key(bytes)?.starts_with(prefix.as_str()) {
                         events.push(decode_event(bytes)?);
@@ -267,24 +283,21 @@ fn init_meta(db: &Database) -> Result<(Revision, Revision)> {
     let (revision, floor) = {
         let mut meta = txn.open_table(META).map_err(|e| backend("open meta", e))?;
         txn.open_table(KVS).map_err(|e| backend("open kvs", e))?;
-        txn.open_table(LOG).map_err(|e| backend("open log", e))?;
-        let get = |meta: &Table<&str, i64>, name: &str| -> Result<Option<i64>> {
-            Ok(meta.get(name).map_err(|e| backend("read meta", e))?.map(|g| g.value()))
-        };
-        match get(&meta, META_FORMAT)? {
+        let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
+        let format = meta.get(META_FORMAT).map_err(|e| backend("read meta", e))?.map(|g| g.value());
+        match format {
             None => {
-                for (name, value) in [(META_FORMAT, FORMAT_VERSION), (META_REVISION, 1), (META_FLOOR, 0)] {
+                for (name, value) in [(META_FORMAT, FORMAT_VERSION), (META_FLOOR, 0)] {
                     meta.insert(name, value).map_err(|e| backend("write meta", e))?;
                 }
-                (1, 0)
+                (revision_of(0, last_logged(&log)?), 0)
             }
             Some(FORMAT_VERSION) => {
-                let revision = get(&meta, META_REVISION)?;
-                let floor = get(&meta, META_FLOOR)?;
-                match (revision, floor) {
-                    (Some(r), Some(f)) if r >= 1 && (0..=r).contains(&f) => (r, f),
-                    _ => return Err(Error::Backend("invalid revision or floor entry".into())),
+                let floor = floor_of(&meta)?;
+                if floor < 0 {
+                    return Err(Error::Backend(format!("invalid floor {floor}")));
                 }
+                (revision_of(floor, last_logged(&log)?), floor)
             }
             Some(v) => return Err(Error::Backend(format!("unsupported format version {v}"))),
         }
@@ -342,7 +355,10 @@ impl Writer {
                         self.shared.revision.load(Ordering::SeqCst) - self.config.history_revisions;
                     if target > self.shared.floor.load(Ordering::SeqCst) {
                         tracing::debug!(revision = target, "automatic compaction");
-                        self.apply(vec![Request { op: Op::Compact { revision: target }, reply: None }]);
+                        self.apply(vec![Request {
+                            op: Op::Compact { revision: target },
+                            reply: None,
+                        }]);
                     }
                 }
             }
@@ -368,7 +384,7 @@ impl Writer {
             }
             return;
         };
-        let gc_budget = GC_CHUNK.max(2 * batch.len());
+        let gc_budget = if self.gc_pending { GC_CHUNK.max(2 * batch.len()) } else { 0 };
         let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
         let outcome = catch_unwind(AssertUnwindSafe(|| apply_txn(db, ops, gc_budget)))
             .unwrap_or_else(|_| Err(Error::Backend("store write failed (panic)".into())));
@@ -387,6 +403,9 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "store write transaction failed");
+                // Do not spin on idle garbage collection against a failing file; it is retried
+                // with the next compaction or after a restart.
+                self.gc_pending = false;
                 for reply in replies.into_iter().flatten() {
                     let _ = reply.send(Err(Error::Backend(e.to_string())));
                 }
@@ -403,8 +422,9 @@ struct Applied {
     gc_pending: bool,
 }
 
-/// One write transaction: every op in order, then some log garbage collection, one commit.
-/// `Err` means the transaction failed as a whole and nothing was written.
+/// One write transaction: every op in order, then (when `gc_budget` > 0 or the floor moved)
+/// some log garbage collection, one commit. `Err` means the transaction failed as a whole and
+/// nothing was written.
 fn apply_txn(db: &Database, ops: Vec<Op>, gc_budget: usize) -> Result<Applied> {
     let txn = db.begin_write().map_err(|e| backend("begin write", e))?;
     let applied = {
@@ -415,7 +435,11 @@ fn apply_txn(db: &Database, ops: Vec<Op>, gc_budget: usize) -> Result<Applied> {
             results.push(tables.apply(op, &mut events)?);
         }
         tables.store_meta()?;
-        let gc_pending = tables.gc(gc_budget)?;
+        let gc_pending = if gc_budget > 0 || tables.floor_moved {
+            tables.gc(gc_budget.max(GC_CHUNK))?
+        } else {
+            false
+        };
         Applied { revision: tables.revision, floor: tables.floor, events, results, gc_pending }
     };
     txn.commit().map_err(|e| backend("commit", e))?;
@@ -428,7 +452,7 @@ struct Tables<'t> {
     log: Table<'t, i64, &'static [u8]>,
     revision: Revision,
     floor: Revision,
-    dirty: bool,
+    floor_moved: bool,
 }
 
 impl<'t> Tables<'t> {
@@ -436,15 +460,9 @@ impl<'t> Tables<'t> {
         let meta = txn.open_table(META).map_err(|e| backend("open meta", e))?;
         let kvs = txn.open_table(KVS).map_err(|e| backend("open kvs", e))?;
         let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
-        let get = |name: &str| -> Result<i64> {
-            meta.get(name)
-                .map_err(|e| backend("read meta", e))?
-                .map(|g| g.value())
-                .ok_or_else(|| Error::Backend(format!("store file has no {name} entry")))
-        };
-        let revision = get(META_REVISION)?;
-        let floor = get(META_FLOOR)?;
-        Ok(Tables { meta, kvs, log, revision, floor, dirty: false })
+        let floor = floor_of(&meta)?;
+        let revision = revision_of(floor, last_logged(&log)?);
+        Ok(Tables { meta, kvs, log, revision, floor, floor_moved: false })
     }
 
     fn current(&self, key: &str) -> Result<Option<KeyValue>> {
@@ -501,7 +519,7 @@ impl<'t> Tables<'t> {
                 }
                 if revision > self.floor {
                     self.floor = revision;
-                    self.dirty = true;
+                    self.floor_moved = true;
                 }
                 return Ok(Ok(Reply::Done));
             }
@@ -521,15 +539,13 @@ impl<'t> Tables<'t> {
             .insert(rev, encode_event(&event).as_slice())
             .map_err(|e| backend("write log", e))?;
         self.revision = rev;
-        self.dirty = true;
         let kv = event.kv.clone();
         events.push(event);
         Ok(Ok(Reply::Kv(kv)))
     }
 
     fn store_meta(&mut self) -> Result<()> {
-        if self.dirty {
-            self.meta.insert(META_REVISION, self.revision).map_err(|e| backend("write meta", e))?;
+        if self.floor_moved {
             self.meta.insert(META_FLOOR, self.floor).map_err(|e| backend("write meta", e))?;
         }
         Ok(())
@@ -538,8 +554,10 @@ impl<'t> Tables<'t> {
     /// Remove up to `budget` log entries at or below the floor; true if some may remain.
     fn gc(&mut self, budget: usize) -> Result<bool> {
         let mut removed = 0;
-        let mut doomed =
-            self.log.extract_from_if(..=self.floor, |_, _| true).map_err(|e| backend("gc log", e))?;
+        let mut doomed = self
+            .log
+            .extract_from_if(..=self.floor, |_, _| true)
+            .map_err(|e| backend("gc log", e))?;
         while removed < budget {
             match doomed.next() {
                 Some(entry) => {
@@ -610,8 +628,7 @@ impl Store for EmbeddedStore {
 
 /// A range read in one read transaction.
 fn range_in(txn: &ReadTransaction, prefix: &str, opts: &RangeOptions) -> Result<RangeResult> {
-    let current = meta_value(txn, META_REVISION)?;
-    let floor = meta_value(txn, META_FLOOR)?;
+    let (current, floor) = revisions(txn)?;
     let at = read_revision(opts.revision, current, floor)?;
     let start_after = opts.start_after.as_deref();
     let overrides = if at < current {
@@ -633,7 +650,8 @@ fn range_in(txn: &ReadTransaction, prefix: &str, opts: &RangeOptions) -> Result<
         Some(after) if after >= prefix => Bound::Excluded(after),
         _ => Bound::Included(prefix),
     };
-    let mut iter = kvs.range::<&str>((lower, Bound::Unbounded)).map_err(|e| backend("read kvs", e))?;
+    let mut iter =
+        kvs.range::<&str>((lower, Bound::Unbounded)).map_err(|e| backend("read kvs", e))?;
     let mut failed = false;
     let current_kvs = std::iter::from_fn(move || {
         if failed {

@@ -285,7 +285,8 @@ impl Store for EtcdStore {
             TxnOpResponse::Put(put) => put.prev_key().cloned(),
             _ => None,
         });
-        let prev = prev.ok_or_else(|| Error::Backend("etcd: update returned no previous key".into()))?;
+        let prev =
+            prev.ok_or_else(|| Error::Backend("etcd: update returned no previous key".into()))?;
         Ok(KeyValue {
             key: key.to_string(),
             value,
@@ -343,11 +344,10 @@ impl Store for EtcdStore {
             return Err(self.compacted(after).await);
         }
         let (start, end) = key_range(prefix, None);
-        let options = WatchOptions::new()
-            .with_range(end)
-            .with_start_revision(after + 1)
-            .with_prev_key();
-        let mut stream = self.client.watch_client().watch(start, Some(options)).await.map_err(other)?;
+        let options =
+            WatchOptions::new().with_range(end).with_start_revision(after + 1).with_prev_key();
+        let mut stream =
+            self.client.watch_client().watch(start, Some(options)).await.map_err(other)?;
         // The first response confirms the watch (or refuses it).
         let first = stream.message().await.map_err(other)?;
         let Some(first) = first else {
@@ -372,17 +372,25 @@ impl Store for EtcdStore {
             loop {
                 let resp = match pending.take() {
                     Some(resp) => resp,
-                    None => match stream.message().await {
-                        Ok(Some(resp)) => resp,
-                        Ok(None) => {
-                            let _ = tx.send(Err(Error::Backend("etcd: watch stream ended".into()))).await;
-                            return;
+                    None => {
+                        let msg = tokio::select! {
+                            msg = stream.message() => msg,
+                            () = tx.closed() => return, // receiver dropped: cancel the watch
+                        };
+                        match msg {
+                            Ok(Some(resp)) => resp,
+                            Ok(None) => {
+                                let _ = tx
+                                    .send(Err(Error::Backend("etcd: watch stream ended".into())))
+                                    .await;
+                                return;
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(other(e))).await;
+                                return;
+                            }
                         }
-                        Err(e) => {
-                            let _ = tx.send(Err(other(e))).await;
-                            return;
-                        }
-                    },
+                    }
                 };
                 for ev in resp.events() {
                     let item = convert_event(ev);

@@ -221,7 +221,7 @@ async fn pump(
                     }
                 }
                 None if lagged.load(Ordering::SeqCst) => break, // catch up again
-                None => return,                                  // store closed
+                None => return,                                 // store closed
             }
         }
     }

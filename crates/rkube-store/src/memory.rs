@@ -201,7 +201,11 @@ impl Store for MemoryStore {
         };
         if let Some(expected) = expected {
             if prev.mod_revision != expected {
-                return Err(Error::Conflict { key: key.to_string(), expected, current: Some(prev) });
+                return Err(Error::Conflict {
+                    key: key.to_string(),
+                    expected,
+                    current: Some(prev),
+                });
             }
         }
         let rev = state.revision + 1;
@@ -242,5 +246,80 @@ impl Store for MemoryStore {
 
     async fn compacted_revision(&self) -> Result<Revision> {
         Ok(self.inner.lock().floor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    async fn wait_for_watchers(store: &MemoryStore, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.inner.hub.watcher_count() != n {
+            assert!(tokio::time::Instant::now() < deadline, "watchers never became {n}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn lagging_watcher_catches_up_from_the_log() {
+        let store = MemoryStore::with_watch_buffer(4);
+        let mut rx = store.watch("/a/", 1).await.unwrap();
+        wait_for_watchers(&store, 1).await;
+        // Far more than the live queue plus the output channel hold.
+        let n = crate::hub::OUT_BUFFER as i64 + 100;
+        for i in 0..n {
+            store.create(&format!("/a/{i}"), vec![]).await.unwrap();
+        }
+        assert_eq!(store.inner.hub.watcher_count(), 0, "the slow watcher was unregistered");
+        for rev in 2..2 + n {
+            assert_eq!(rx.recv().await.unwrap().unwrap().revision(), rev);
+        }
+        // Caught up again, it follows live events.
+        wait_for_watchers(&store, 1).await;
+        let kv = store.create("/a/live", vec![]).await.unwrap();
+        assert_eq!(rx.recv().await.unwrap().unwrap().kv, kv);
+    }
+
+    #[tokio::test]
+    async fn lagging_watcher_behind_the_floor_gets_compacted() {
+        let store = MemoryStore::with_watch_buffer(2);
+        let mut rx = store.watch("/a/", 1).await.unwrap();
+        wait_for_watchers(&store, 1).await;
+        let n = crate::hub::OUT_BUFFER as i64 + 50;
+        for i in 0..n {
+            store.create(&format!("/a/{i}"), vec![]).await.unwrap();
+        }
+        store.compact(n).await.unwrap();
+        let mut last = 1;
+        loop {
+            match rx.recv().await {
+                Some(Ok(ev)) => {
+                    assert_eq!(ev.revision(), last + 1);
+                    last = ev.revision();
+                }
+                Some(Err(Error::Compacted { compacted, .. })) => {
+                    assert_eq!(compacted, n);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(rx.recv().await.is_none(), "the error is the last item");
+    }
+
+    #[tokio::test]
+    async fn dropped_watch_unregisters_and_drop_ends_watches() {
+        let store = MemoryStore::new();
+        let rx = store.watch("/a/", 1).await.unwrap();
+        wait_for_watchers(&store, 1).await;
+        drop(rx);
+        wait_for_watchers(&store, 0).await;
+
+        let mut rx = store.watch("/a/", 1).await.unwrap();
+        wait_for_watchers(&store, 1).await;
+        drop(store);
+        assert!(rx.recv().await.is_none());
     }
 }

@@ -37,7 +37,8 @@ impl EtcdProcess {
 
     /// Start etcd (`$ETCD_BIN`, default `/usr/bin/etcd`) and wait until it is healthy.
     pub fn try_start() -> Result<EtcdProcess, String> {
-        let bin = std::env::var_os("ETCD_BIN").map_or_else(|| PathBuf::from(DEFAULT_ETCD), PathBuf::from);
+        let bin =
+            std::env::var_os("ETCD_BIN").map_or_else(|| PathBuf::from(DEFAULT_ETCD), PathBuf::from);
         Self::try_start_bin(&bin)
     }
 
@@ -95,7 +96,9 @@ impl EtcdProcess {
             if Instant::now() >= deadline {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
                 process.stop();
-                return Err(format!("etcd did not become healthy within {START_TIMEOUT:?}:\n{log}"));
+                return Err(format!(
+                    "etcd did not become healthy within {START_TIMEOUT:?}:\n{log}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -138,7 +141,9 @@ fn unique_dir() -> Result<PathBuf, String> {
 fn free_ports() -> Result<[u16; 2], String> {
     let bind = || TcpListener::bind("127.0.0.1:0").map_err(|e| format!("find a free port: {e}"));
     let (a, b) = (bind()?, bind()?);
-    let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(|e| format!("find a free port: {e}"));
+    let port = |l: &TcpListener| {
+        l.local_addr().map(|a| a.port()).map_err(|e| format!("find a free port: {e}"))
+    };
     Ok([port(&a)?, port(&b)?])
 }
 

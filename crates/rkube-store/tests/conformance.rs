@@ -4,7 +4,7 @@
 
 use rkube_store::testing::EtcdProcess;
 use rkube_store::{
-    DynStore, EmbeddedConfig, EmbeddedStore, Error, Event, EventType, EtcdStore, KeyValue,
+    DynStore, EmbeddedConfig, EmbeddedStore, Error, EtcdStore, Event, EventType, KeyValue,
     MemoryStore, RangeOptions, Revision, WatchStream,
 };
 use std::any::Any;
@@ -203,8 +203,9 @@ async fn historical_range(s: DynStore) {
     s.delete("/h/b", None).await.unwrap(); // 5
     s.create("/h/c", v("c1")).await.unwrap(); // 6
     s.create("/other", v("o")).await.unwrap(); // 7
-    // revision → [(key, value, create, mod)]
-    let table: &[(Revision, &[(&str, &str, Revision, Revision)])] = &[
+                                               // revision → [(key, value, create, mod)]
+    type Row<'a> = (&'a str, &'a str, Revision, Revision);
+    let table: &[(Revision, &[Row])] = &[
         (1, &[]),
         (2, &[("/h/a", "a1", 2, 2)]),
         (3, &[("/h/a", "a1", 2, 2), ("/h/b", "b1", 3, 3)]),

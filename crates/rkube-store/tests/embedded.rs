@@ -240,3 +240,92 @@ async fn throughput() {
         println!("embedded: {writers} writers: {n} creates, {rate:.0}/s");
     }
 }
+
+const CRASH_ENV: &str = "RKUBE_STORE_CRASH_CHILD_PATH";
+
+/// Child half of `survives_kill_during_writes`: writes until killed, printing each
+/// acknowledged write. Does nothing unless started by the parent.
+#[test]
+#[ignore]
+fn crash_child() {
+    let Some(path) = std::env::var_os(CRASH_ENV) else {
+        return;
+    };
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async move {
+        let s = Arc::new(open(Path::new(&path), manual_config()));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for w in 0..16 {
+            let (s, tx) = (s.clone(), tx.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let key = format!("/crash/{w}/{i}");
+                    let kv = s.create(&key, vec![w as u8; 100]).await.unwrap();
+                    if tx.send((key, kv.mod_revision)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        while let Some((key, rev)) = rx.recv().await {
+            writeln!(out, "ack {key} {rev}").unwrap();
+            out.flush().unwrap();
+        }
+    });
+}
+
+/// Kill -9 a process in the middle of concurrent writes: every acknowledged write is there
+/// after reopening, and the history has no holes.
+#[tokio::test]
+async fn survives_kill_during_writes() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.redb");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CRASH_ENV, &path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let acked = tokio::task::spawn_blocking(move || {
+        let mut acked = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let Some(rest) = line.strip_prefix("ack ") else {
+                continue;
+            };
+            let (key, rev) = rest.split_once(' ').unwrap();
+            acked.push((key.to_string(), rev.parse::<i64>().unwrap()));
+            if acked.len() == 2000 {
+                break;
+            }
+        }
+        acked
+    })
+    .await
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 2000, "child stopped early");
+
+    let s = open(&path, manual_config());
+    let current = s.current_revision().await.unwrap();
+    for (key, rev) in &acked {
+        let kv = s.get(key).await.unwrap().unwrap_or_else(|| panic!("{key} lost"));
+        assert_eq!(kv.mod_revision, *rev);
+        assert!(*rev <= current);
+    }
+    let all = s.range("/crash/", RangeOptions::default()).await.unwrap();
+    assert_eq!(all.kvs.len() as i64, current - 1, "one key per revision");
+    let mut rx = s.watch("/crash/", 1).await.unwrap();
+    for rev in 2..=current {
+        assert_eq!(rx.recv().await.unwrap().unwrap().revision(), rev);
+    }
+    s.close().await.unwrap();
+}

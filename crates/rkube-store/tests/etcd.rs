@@ -29,7 +29,9 @@ async fn floor_compacted_by_another_client_is_discovered() {
     assert_eq!(b.compacted_revision().await.unwrap(), 10);
     a.compact(33).await.unwrap();
     match b.range("/x/", RangeOptions { revision: Some(20), ..Default::default() }).await {
-        Err(Error::Compacted { requested, compacted }) => assert_eq!((requested, compacted), (20, 33)),
+        Err(Error::Compacted { requested, compacted }) => {
+            assert_eq!((requested, compacted), (20, 33))
+        }
         other => panic!("expected Compacted, got {other:?}"),
     }
     assert_eq!(b.compacted_revision().await.unwrap(), 33);

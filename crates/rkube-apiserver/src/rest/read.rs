@@ -59,7 +59,7 @@ impl Filter {
     pub fn from_request(req: &Request) -> ApiResult<Filter> {
         let info = req.info();
         let labels = match req.query.nonempty("labelSelector") {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?),
+            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
             None => None,
         };
         let fields = match req.query.nonempty("fieldSelector") {
@@ -68,7 +68,16 @@ impl Filter {
                 // Reject unsupported field labels up front, as upstream does.
                 let probe = json!({});
                 for r in fs.requirements() {
-                    field_value(info, &probe, &r.field).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    field_value(info, &probe, &r.field).map_err(|e| {
+                        ApiError::bad_request(format!(
+                            "Unable to find \"{}/{}, Resource={}\" that match label selector \"{}\", field selector \"{}\": {e}",
+                            info.group,
+                            info.version,
+                            info.plural,
+                            req.query.get("labelSelector").unwrap_or(""),
+                            s
+                        ))
+                    })?;
                 }
                 Some(fs)
             }
