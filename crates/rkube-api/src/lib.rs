@@ -5,9 +5,11 @@
 //! - [`selectors`]: label and field selectors (parse + match).
 //! - [`names`]: DNS-1123 / path-segment name validation with upstream messages.
 //! - [`table`]: server-side Table columns and cells per kind, as `kubectl get` prints them.
+//! - [`convert`]: conversion between versions that share storage (events, HPA).
 //!
 //! Invariant: no IO, no async, no HTTP. Objects are `serde_json::Value`.
 
+pub mod convert;
 pub mod names;
 pub mod object;
 pub mod registry;

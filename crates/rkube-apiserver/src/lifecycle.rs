@@ -33,7 +33,8 @@ pub async fn bootstrap(srv: &Arc<Server>) -> ApiResult<()> {
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},
         });
-        match srv.store.create(&key, encode_for_store(&obj)?).await {
+        let info = registry::lookup("", "v1", "namespaces").ok_or_else(|| ApiError::internal("namespaces are not registered"))?;
+        match srv.store.create(&key, encode_for_store(info, &obj)?).await {
             Ok(_) => tracing::info!("created namespace {ns}"),
             Err(rkube_store::Error::AlreadyExists(_)) => {}
             Err(e) => return Err(e.into()),
@@ -152,7 +153,7 @@ async fn finish_namespace(srv: &Arc<Server>, info: &'static ResourceInfo, ns: &s
         let res = if spec_done && meta_done {
             srv.store.delete(&key, Some(kv.mod_revision)).await.map(|_| ())
         } else {
-            srv.store.update(&key, encode_for_store(&obj)?, kv.mod_revision).await.map(|_| ())
+            srv.store.update(&key, encode_for_store(info, &obj)?, kv.mod_revision).await.map(|_| ())
         };
         match res {
             Ok(()) => {

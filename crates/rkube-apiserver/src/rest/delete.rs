@@ -125,7 +125,7 @@ pub async fn delete_one(req: &Request, name: &str, opts: &DeleteOptions) -> ApiR
             return Ok((new.unwrap_or(cur), false));
         }
         match new {
-            Some(mut n) => match req.srv.store.update(&key, encode_for_store(&n)?, kv.mod_revision).await {
+            Some(mut n) => match req.srv.store.update(&key, encode_for_store(info, &n)?, kv.mod_revision).await {
                 Ok(kv2) => {
                     decorate(info, &mut n, kv2.mod_revision);
                     return Ok((n, false));

@@ -157,7 +157,7 @@ fn v_upper(v: &str) -> String {
 /// Set the identity fields that are never stored: apiVersion/kind of the endpoint and the
 /// resourceVersion from the store revision.
 pub fn for_client(info: &ResourceInfo, v: &Value, rev: i64) -> Value {
-    let mut out = v.clone();
+    let mut out = rkube_api::convert::from_storage(info, v.clone());
     decorate(info, &mut out, rev);
     out
 }
@@ -173,9 +173,10 @@ pub fn decorate(info: &ResourceInfo, v: &mut Value, rev: i64) {
     }
 }
 
-/// The object as stored: no resourceVersion (the revision is the source of truth).
-pub fn encode_for_store(v: &Value) -> ApiResult<Vec<u8>> {
-    let mut v = v.clone();
+/// The object as stored: in the storage version, without resourceVersion (the revision is the
+/// source of truth).
+pub fn encode_for_store(info: &ResourceInfo, v: &Value) -> ApiResult<Vec<u8>> {
+    let mut v = rkube_api::convert::to_storage(info, v.clone());
     if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
         m.remove("resourceVersion");
         m.remove("selfLink");

@@ -205,7 +205,7 @@ pub async fn create(req: Request) -> ApiResult<Response> {
             return Ok(respond_one_with(&req, obj, StatusCode::CREATED));
         }
         let key = req.key(&name);
-        match req.srv.store.create(&key, encode_for_store(&obj)?).await {
+        match req.srv.store.create(&key, encode_for_store(info, &obj)?).await {
             Ok(kv) => {
                 decorate(info, &mut obj, kv.mod_revision);
                 return Ok(respond_one_with(&req, obj, StatusCode::CREATED));
@@ -248,7 +248,7 @@ pub async fn guaranteed_update(
                 if new == cur || dry_run {
                     return Ok(new);
                 }
-                match req.srv.store.update(&key, encode_for_store(&new)?, kv.mod_revision).await {
+                match req.srv.store.update(&key, encode_for_store(info, &new)?, kv.mod_revision).await {
                     Ok(kv2) => {
                         decorate(info, &mut new, kv2.mod_revision);
                         return Ok(new);
