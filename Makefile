@@ -54,7 +54,8 @@ test: deps
 	$(CARGO) build -p rkube
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "+ $(CARGO) test --workspace --doc"; $(CARGO) test --workspace --doc; \
-	  echo "+ $(CARGO) nextest run --workspace --no-fail-fast"; $(CARGO) nextest run --workspace --no-fail-fast; \
+	  echo "+ $(CARGO) nextest run --workspace"; \
+	  $(CARGO) nextest run --workspace --no-fail-fast --tool-config-file "rkube:$(CURDIR)/scripts/nextest.toml"; \
 	else \
 	  echo "+ $(CARGO) test --workspace --no-fail-fast"; $(CARGO) test --workspace --no-fail-fast; \
 	fi

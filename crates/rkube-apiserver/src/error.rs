@@ -102,12 +102,6 @@ impl ApiError {
             message: format!("{} \"{}\" is invalid: {}", r.kind, name, joined),
             details: Some(details),
         }
-        .prefixed()
-    }
-
-    fn prefixed(mut self) -> Self {
-        self.message = format!("The {}", self.message);
-        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {

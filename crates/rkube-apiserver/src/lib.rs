@@ -99,6 +99,9 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     }
     let user = srv.authenticate(&req);
     if user.is_none() {
+        // Read the body first: answering before the client finished sending makes HTTP/2
+        // clients see a reset stream instead of the 401.
+        let _ = axum::body::to_bytes(req.into_body(), rest::write::MAX_BODY).await;
         return ApiError::unauthorized().into_response();
     }
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(String::from);

@@ -83,7 +83,7 @@ async fn create_get_conflict_and_errors() {
         (Method::GET, format!("{CMS}/nope"), None, 404, "NotFound", "configmaps \"nope\" not found"),
         (Method::POST, "/api/v1/namespaces/missing/configmaps".into(), Some(cm("x")), 404, "NotFound", "namespaces \"missing\" not found"),
         (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "other"}})), 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"),
-        (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}})), 422, "Invalid", "The ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""),
+        (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}})), 422, "Invalid", "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""),
         (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}})), 400, "BadRequest", "does not match the expected kind"),
         (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})), 422, "Invalid", "name or generateName is required"),
         (Method::PUT, format!("{CMS}/a"), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "1"}})), 409, "Conflict", "Operation cannot be fulfilled on configmaps \"a\": the object has been modified"),

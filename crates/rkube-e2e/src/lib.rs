@@ -356,7 +356,11 @@ impl Server {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
                 return Err(format!("exited early with {status}\n{}", self.log()));
             }
@@ -387,7 +391,10 @@ impl Server {
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("rkube server did not exit within 20s of SIGTERM\n{}", self.log());
+                panic!(
+                    "rkube server did not exit within 20s of SIGTERM\n{}",
+                    self.log()
+                );
             }
         }
     }
@@ -475,8 +482,12 @@ impl Server {
 
     /// The admin credentials from the kubeconfig (written out as PEM files once).
     pub fn creds(&self) -> &Creds {
-        self.load_creds()
-            .unwrap_or_else(|| panic!("cannot read credentials from {}", self.kubeconfig().display()))
+        self.load_creds().unwrap_or_else(|| {
+            panic!(
+                "cannot read credentials from {}",
+                self.kubeconfig().display()
+            )
+        })
     }
 
     fn load_creds(&self) -> Option<&Creds> {
@@ -488,7 +499,10 @@ impl Server {
         let cluster = kc.get("clusters")?.get(0)?.get("cluster")?;
         let user = kc.get("users")?.get(0)?.get("user")?;
         let server = cluster.get("server")?.as_str()?.to_string();
-        let ca_b64 = cluster.get("certificate-authority-data")?.as_str()?.to_string();
+        let ca_b64 = cluster
+            .get("certificate-authority-data")?
+            .as_str()?
+            .to_string();
         let b64 = base64::engine::general_purpose::STANDARD;
         let ca = b64.decode(&ca_b64).ok()?;
         let cert = b64
@@ -497,7 +511,11 @@ impl Server {
         let key = b64.decode(user.get("client-key-data")?.as_str()?).ok()?;
         let dir = self.tmp.path().join("creds");
         fs::create_dir_all(&dir).ok()?;
-        let (ca_p, cert_p, key_p) = (dir.join("ca.crt"), dir.join("admin.crt"), dir.join("admin.key"));
+        let (ca_p, cert_p, key_p) = (
+            dir.join("ca.crt"),
+            dir.join("admin.crt"),
+            dir.join("admin.key"),
+        );
         fs::write(&ca_p, ca).ok()?;
         fs::write(&cert_p, cert).ok()?;
         fs::write(&key_p, key).ok()?;
@@ -519,7 +537,10 @@ impl Server {
             "apiVersion: v1\nkind: Config\nclusters:\n- name: rkube\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: tok\n  user:\n    token: {}\ncontexts:\n- name: tok\n  context:\n    cluster: rkube\n    user: tok\n    namespace: default\ncurrent-context: tok\n",
             c.server, c.ca_data_b64, token
         );
-        let p = self.tmp.path().join(format!("token-{}.kubeconfig", unique()));
+        let p = self
+            .tmp
+            .path()
+            .join(format!("token-{}.kubeconfig", unique()));
         fs::write(&p, yaml).expect("write token kubeconfig");
         p
     }
@@ -563,7 +584,8 @@ impl Server {
         if let Some(b) = body {
             let body_in = self.tmp.path().join(format!("curl-{n}.in"));
             fs::write(&body_in, b).expect("write request body");
-            cmd.arg("--data-binary").arg(format!("@{}", body_in.display()));
+            cmd.arg("--data-binary")
+                .arg(format!("@{}", body_in.display()));
         }
         cmd.arg(format!("{}{}", c.server.trim_end_matches('/'), path));
         let out = run_with_timeout(cmd, None, COMMAND_TIMEOUT);
@@ -574,6 +596,7 @@ impl Server {
         let body = fs::read(&body_out).unwrap_or_default();
         let _ = fs::remove_file(&body_out);
         Response {
+            request: format!("{method} {path}"),
             code,
             content_type,
             body,
@@ -637,6 +660,8 @@ pub enum Auth {
 /// A raw HTTP answer.
 #[derive(Clone, Debug)]
 pub struct Response {
+    /// `METHOD /path`, for messages.
+    pub request: String,
     pub code: u16,
     pub content_type: String,
     pub body: Vec<u8>,
@@ -652,7 +677,8 @@ impl Response {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
-                "response (HTTP {}, {}) is not JSON: {e}\n{}{}",
+                "{}: response (HTTP {}, {}) is not JSON: {e}\n{}{}",
+                self.request,
                 self.code,
                 self.content_type,
                 self.text(),
@@ -666,7 +692,8 @@ impl Response {
         assert_eq!(
             self.code,
             code,
-            "expected HTTP {code}, got {}: {}{}",
+            "{}: expected HTTP {code}, got {}: {}{}",
+            self.request,
             self.code,
             self.text(),
             self.curl_stderr
@@ -677,14 +704,15 @@ impl Response {
     /// Asserts that this is a `metav1.Status` failure with `code` and `reason`, and returns it.
     pub fn expect_status(&self, code: u16, reason: &str) -> Value {
         let s = self.expect(code);
-        assert_eq!(s["kind"], "Status", "not a Status: {s}");
-        assert_eq!(s["apiVersion"], "v1", "Status apiVersion: {s}");
-        assert_eq!(s["status"], "Failure", "Status status: {s}");
-        assert_eq!(s["reason"], reason, "Status reason: {s}");
-        assert_eq!(s["code"], code, "Status code: {s}");
+        let r = &self.request;
+        assert_eq!(s["kind"], "Status", "{r}: not a Status: {s}");
+        assert_eq!(s["apiVersion"], "v1", "{r}: Status apiVersion: {s}");
+        assert_eq!(s["status"], "Failure", "{r}: Status status: {s}");
+        assert_eq!(s["reason"], reason, "{r}: Status reason: {s}");
+        assert_eq!(s["code"], code, "{r}: Status code: {s}");
         assert!(
             s["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "Status without a message: {s}"
+            "{r}: Status without a message: {s}"
         );
         s
     }
@@ -739,7 +767,11 @@ impl Kubectl {
 
     /// Runs kubectl with `input` on stdin.
     pub fn run_stdin(&self, args: &[&str], input: Option<&str>) -> Output {
-        let out = run_with_timeout(self.command(args), input.map(str::as_bytes), COMMAND_TIMEOUT);
+        let out = run_with_timeout(
+            self.command(args),
+            input.map(str::as_bytes),
+            COMMAND_TIMEOUT,
+        );
         eprintln!(
             "$ {} -> {}\n{}{}",
             self.describe(args),
@@ -811,7 +843,8 @@ impl Kubectl {
         a.extend_from_slice(args);
         a.extend_from_slice(&["-o", "json"]);
         let out = self.must(&a);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("kubectl output is not JSON: {e}\n{out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("kubectl output is not JSON: {e}\n{out}"))
     }
 
     /// Whether `kubectl get <args>` succeeds (e.g. the object exists).
@@ -934,7 +967,9 @@ pub fn header(out: &str) -> Vec<String> {
 /// The data row whose column `col` (by header name) equals `value`.
 pub fn row<'a>(rows: &'a [Vec<String>], col: &str, value: &str) -> Option<&'a Vec<String>> {
     let idx = rows.first()?.iter().position(|h| h == col)?;
-    rows.iter().skip(1).find(|r| r.get(idx).map(String::as_str) == Some(value))
+    rows.iter()
+        .skip(1)
+        .find(|r| r.get(idx).map(String::as_str) == Some(value))
 }
 
 /// The value in column `col` of the row whose NAME is `name`.
@@ -968,7 +1003,12 @@ pub fn item_names(list: &Value) -> Vec<String> {
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {list}"))
         .iter()
-        .map(|i| i["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .map(|i| {
+            i["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     v.sort();
     v
@@ -987,7 +1027,9 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -9,18 +9,29 @@ use serde_json::Value;
 pub fn smoke(k: &Kubectl, client_minor: Option<&str>) {
     // version
     let v: Value = serde_json::from_str(&k.must(&["version", "-o", "json"])).expect("version json");
-    let git = v["serverVersion"]["gitVersion"].as_str().unwrap_or_default();
-    assert!(git.starts_with("v1.33."), "server gitVersion {git:?}, want v1.33.x: {v}");
+    let git = v["serverVersion"]["gitVersion"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        git.starts_with("v1.33."),
+        "server gitVersion {git:?}, want v1.33.x: {v}"
+    );
     assert_eq!(v["serverVersion"]["major"], "1", "{v}");
     assert_eq!(v["serverVersion"]["minor"], "33", "{v}");
     if let Some(minor) = client_minor {
-        assert_eq!(v["clientVersion"]["minor"], minor, "kubectl client version: {v}");
+        assert_eq!(
+            v["clientVersion"]["minor"], minor,
+            "kubectl client version: {v}"
+        );
     }
 
     // discovery
     let res = k.must(&["api-resources", "--no-headers", "-o", "name"]);
     for r in ["pods", "configmaps", "namespaces", "deployments.apps"] {
-        assert!(lines(&res).iter().any(|l| l == r), "api-resources lacks {r}:\n{res}");
+        assert!(
+            lines(&res).iter().any(|l| l == r),
+            "api-resources lacks {r}:\n{res}"
+        );
     }
 
     // create
@@ -37,7 +48,11 @@ pub fn smoke(k: &Kubectl, client_minor: Option<&str>) {
     assert_eq!(header(&out), ["NAME", "DATA", "AGE"], "{out}");
     assert_eq!(cell(&out, "one", "DATA"), "1", "{out}");
     let out = k.must(&["get", "po", "-n", ns]);
-    assert_eq!(header(&out), ["NAME", "READY", "STATUS", "RESTARTS", "AGE"], "{out}");
+    assert_eq!(
+        header(&out),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out}"
+    );
     assert_eq!(cell(&out, "p", "READY"), "0/1", "{out}");
     let out = k.must(&["get", "configmaps", "-n", ns, "-o", "name"]);
     assert_eq!(lines(&out), ["configmap/one", "configmap/two"], "{out}");
@@ -48,8 +63,18 @@ pub fn smoke(k: &Kubectl, client_minor: Option<&str>) {
     assert_eq!(y["data"]["key"].as_str(), Some("value"), "{out}");
     let j = k.get_json(&["cm", "two", "-n", ns]);
     assert_eq!(j["metadata"]["labels"]["tier"], "db", "{j}");
-    assert!(j["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()), "{j}");
-    let out = k.must(&["get", "cm", "-n", ns, "-o", "jsonpath={.items[*].metadata.name}"]);
+    assert!(
+        j["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()),
+        "{j}"
+    );
+    let out = k.must(&[
+        "get",
+        "cm",
+        "-n",
+        ns,
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+    ]);
     assert_eq!(out.trim(), "one two");
 
     // label selector
@@ -73,6 +98,17 @@ pub fn smoke(k: &Kubectl, client_minor: Option<&str>) {
     // namespace deletion takes its objects with it
     k.must(&["delete", "ns", ns, "--wait=false"]);
     wait_until(WAIT, "namespace smoke is gone", || !k.exists(&["ns", ns]));
-    let out = k.must(&["get", "cm", "-A", "-o", "name", "--field-selector", "metadata.namespace=smoke"]);
-    assert!(out.trim().is_empty(), "objects left in a deleted namespace:\n{out}");
+    let out = k.must(&[
+        "get",
+        "cm",
+        "-A",
+        "-o",
+        "name",
+        "--field-selector",
+        "metadata.namespace=smoke",
+    ]);
+    assert!(
+        out.trim().is_empty(),
+        "objects left in a deleted namespace:\n{out}"
+    );
 }

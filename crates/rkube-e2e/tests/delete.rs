@@ -15,15 +15,26 @@ fn delete_removes_objects() {
     let out = s.must(&["delete", "cm", "gone", "--wait=true", "--timeout=30s"]);
     assert_eq!(out.trim(), "configmap \"gone\" deleted");
     let err = s.fails(&["get", "cm", "gone"]);
-    assert!(err.contains("Error from server (NotFound): configmaps \"gone\" not found"), "{err}");
+    assert!(
+        err.contains("Error from server (NotFound): configmaps \"gone\" not found"),
+        "{err}"
+    );
 
     let out = s.must(&["delete", "configmap/also-gone", "--wait=false"]);
     assert_eq!(out.trim(), "configmap \"also-gone\" deleted");
-    wait_until(WAIT, "also-gone is gone", || !s.kc().exists(&["cm", "also-gone"]));
-    assert!(s.kc().exists(&["cm", "stays"]), "an unrelated configmap was deleted");
+    wait_until(WAIT, "also-gone is gone", || {
+        !s.kc().exists(&["cm", "also-gone"])
+    });
+    assert!(
+        s.kc().exists(&["cm", "stays"]),
+        "an unrelated configmap was deleted"
+    );
 
     let err = s.fails(&["delete", "cm", "never-was"]);
-    assert!(err.contains("Error from server (NotFound): configmaps \"never-was\" not found"), "{err}");
+    assert!(
+        err.contains("Error from server (NotFound): configmaps \"never-was\" not found"),
+        "{err}"
+    );
     let out = s.must(&["delete", "cm", "never-was", "--ignore-not-found"]);
     assert!(out.trim().is_empty(), "{out}");
 }
@@ -35,7 +46,10 @@ fn delete_by_label_selector() {
         s.create(&configmap(n, "default", &[("grp", l)]));
     }
     let out = s.must(&["delete", "cm", "-l", "grp=x"]);
-    assert_eq!(lines(&out), ["configmap \"x1\" deleted", "configmap \"x2\" deleted"]);
+    assert_eq!(
+        lines(&out),
+        ["configmap \"x1\" deleted", "configmap \"x2\" deleted"]
+    );
     let out = s.must(&["get", "cm", "-l", "grp", "-o", "name"]);
     assert_eq!(lines(&out), ["configmap/y1"]);
 }
@@ -51,11 +65,20 @@ fn finalizers_hold_an_object_until_removed() {
 
     // Still there, marked for deletion, finalizer intact.
     let obj = s.get_json(&["cm", "held"]);
-    assert!(obj["metadata"]["deletionTimestamp"].is_string(), "no deletionTimestamp: {obj}");
-    assert_eq!(obj["metadata"]["finalizers"], serde_json::json!(["example.com/hold"]), "{obj}");
+    assert!(
+        obj["metadata"]["deletionTimestamp"].is_string(),
+        "no deletionTimestamp: {obj}"
+    );
+    assert_eq!(
+        obj["metadata"]["finalizers"],
+        serde_json::json!(["example.com/hold"]),
+        "{obj}"
+    );
 
     // `kubectl wait --for=delete` blocks while the finalizer is there ...
-    let mut waiter = s.kc().spawn(&["wait", "--for=delete", "configmap/held", "--timeout=30s"]);
+    let mut waiter = s
+        .kc()
+        .spawn(&["wait", "--for=delete", "configmap/held", "--timeout=30s"]);
     assert!(
         wait_exit(&mut waiter.child, Duration::from_secs(2)).is_none(),
         "wait --for=delete returned while the object still exists: {}{}",
@@ -63,36 +86,76 @@ fn finalizers_hold_an_object_until_removed() {
         waiter.stderr()
     );
     // ... an update of a terminating object must not clear deletionTimestamp ...
-    let obj = s.kc().modify(&["cm", "held"], |o| o["data"]["a"] = "c".into());
+    let obj = s
+        .kc()
+        .modify(&["cm", "held"], |o| o["data"]["a"] = "c".into());
     assert_eq!(obj["data"]["a"], "c");
     let now = s.get_json(&["cm", "held"]);
     assert_eq!(now["data"]["a"], "c", "{now}");
-    assert!(now["metadata"]["deletionTimestamp"].is_string(), "update cleared deletionTimestamp: {now}");
+    assert!(
+        now["metadata"]["deletionTimestamp"].is_string(),
+        "update cleared deletionTimestamp: {now}"
+    );
 
     // ... and removing the finalizer lets the deletion finish.
     s.kc().modify(&["cm", "held"], |o| {
         o["metadata"].as_object_mut().unwrap().remove("finalizers");
     });
     let status = waiter.wait(Duration::from_secs(30));
-    assert!(status.success(), "wait --for=delete failed: {}{}", waiter.stdout(), waiter.stderr());
-    assert!(waiter.stdout().contains("condition met"), "{}", waiter.stdout());
-    assert!(!s.kc().exists(&["cm", "held"]), "object survived its last finalizer");
+    assert!(
+        status.success(),
+        "wait --for=delete failed: {}{}",
+        waiter.stdout(),
+        waiter.stderr()
+    );
+    assert!(
+        waiter.stdout().contains("condition met"),
+        "{}",
+        waiter.stdout()
+    );
+    assert!(
+        !s.kc().exists(&["cm", "held"]),
+        "object survived its last finalizer"
+    );
 }
 
 #[test]
 fn wait_for_delete() {
     let s = Server::start_default();
     s.create(&pod("short-lived", "default", None));
-    let mut waiter = s.kc().spawn(&["wait", "--for=delete", "pod/short-lived", "--timeout=30s"]);
+    // -v=6 logs each request: delete only once the waiter watches, else there is nothing to wait
+    // for and kubectl exits 0 silently.
+    let mut waiter = s.kc().spawn(&[
+        "wait",
+        "--for=delete",
+        "pod/short-lived",
+        "--timeout=30s",
+        "-v=6",
+    ]);
+    wait_until(WAIT, "kubectl wait watches the pod", || {
+        waiter.stderr().contains("watch=true")
+    });
     s.must(&["delete", "pod", "short-lived", "--wait=false"]);
     let status = waiter.wait(Duration::from_secs(30));
-    assert!(status.success(), "{}{}", waiter.stdout(), waiter.stderr());
-    assert!(waiter.stdout().contains("pod/short-lived condition met"), "{}", waiter.stdout());
+    assert!(
+        status.success(),
+        "{status}: {}{}",
+        waiter.stdout(),
+        waiter.stderr()
+    );
+    assert!(
+        waiter.stdout().contains("pod/short-lived condition met"),
+        "{}",
+        waiter.stdout()
+    );
 
     // A wait on an object that stays times out and fails.
     s.create(&pod("stays", "default", None));
     let out = s.kubectl(&["wait", "--for=delete", "pod/stays", "--timeout=1s"]);
-    assert!(!out.status.success(), "wait on an existing pod must time out");
+    assert!(
+        !out.status.success(),
+        "wait on an existing pod must time out"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("timed out waiting for the condition"), "{err}");
 }
@@ -116,8 +179,14 @@ fn graceful_pod_deletion() {
 
     // --force --grace-period=0 removes it right away.
     let out = s.kubectl(&["delete", "pod", "bound", "--force", "--grace-period=0"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    wait_until(WAIT, "pod bound is gone", || !s.kc().exists(&["pod", "bound"]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(WAIT, "pod bound is gone", || {
+        !s.kc().exists(&["pod", "bound"])
+    });
 }
 
 #[test]
@@ -142,23 +211,45 @@ fn namespace_deletion_terminates_then_removes_everything() {
     let out = s.must(&["get", "ns", "doomed"]);
     assert_eq!(cell(&out, "doomed", "STATUS"), "Terminating", "{out}");
     wait_until(WAIT, "the namespace's other objects are deleted", || {
-        s.must(&["get", "cm,pods,deployments", "-n", "doomed", "-o", "name"]).trim() == "configmap/held"
+        s.must(&["get", "cm,pods,deployments", "-n", "doomed", "-o", "name"])
+            .trim()
+            == "configmap/held"
     });
     let held = s.get_json(&["cm", "held", "-n", "doomed"]);
     assert!(held["metadata"]["deletionTimestamp"].is_string(), "{held}");
-    assert!(s.kc().exists(&["ns", "doomed"]), "namespace went before its content");
+    assert!(
+        s.kc().exists(&["ns", "doomed"]),
+        "namespace went before its content"
+    );
 
-    s.kc().modify(&["cm", "held", "-n", "doomed"], |o: &mut Value| {
-        o["metadata"]["finalizers"] = serde_json::json!([]);
+    s.kc()
+        .modify(&["cm", "held", "-n", "doomed"], |o: &mut Value| {
+            o["metadata"]["finalizers"] = serde_json::json!([]);
+        });
+    wait_until(WAIT, "namespace doomed disappears", || {
+        !s.kc().exists(&["ns", "doomed"])
     });
-    wait_until(WAIT, "namespace doomed disappears", || !s.kc().exists(&["ns", "doomed"]));
-    let out = s.must(&["get", "cm,pods,deployments", "-A", "--field-selector", "metadata.namespace=doomed", "-o", "name"]);
-    assert!(out.trim().is_empty(), "objects outlived their namespace:\n{out}");
+    let out = s.must(&[
+        "get",
+        "cm,pods,deployments",
+        "-A",
+        "--field-selector",
+        "metadata.namespace=doomed",
+        "-o",
+        "name",
+    ]);
+    assert!(
+        out.trim().is_empty(),
+        "objects outlived their namespace:\n{out}"
+    );
 
     // The name can be reused, and starts empty.
     s.create(&namespace("doomed"));
     let out = s.must(&["get", "cm,pods,deployments", "-n", "doomed", "-o", "name"]);
-    assert!(!out.contains("held") && !out.contains("plain") && !out.contains("dep"), "{out}");
+    assert!(
+        !out.contains("held") && !out.contains("plain") && !out.contains("dep"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -167,5 +258,8 @@ fn delete_namespace_waits_until_gone() {
     s.create(&namespace("quick"));
     let out = s.must(&["delete", "ns", "quick", "--timeout=30s"]);
     assert!(out.contains("namespace \"quick\" deleted"), "{out}");
-    assert!(!s.kc().exists(&["ns", "quick"]), "delete --wait returned before the namespace was gone");
+    assert!(
+        !s.kc().exists(&["ns", "quick"]),
+        "delete --wait returned before the namespace was gone"
+    );
 }

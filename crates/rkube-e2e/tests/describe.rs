@@ -39,22 +39,56 @@ fn describe_pod_shows_spec_status_and_events() {
     s.create(&other.to_string());
 
     let out = s.must(&["describe", "pod", "web"]);
-    for want in ["Name:", "web", "Namespace:", "default", "Status:", "Pending", "Containers:", "main:", "busybox:1.36", "Events:"] {
+    for want in [
+        "Name:",
+        "web",
+        "Namespace:",
+        "default",
+        "Status:",
+        "Pending",
+        "Containers:",
+        "main:",
+        "busybox:1.36",
+        "Events:",
+    ] {
         assert!(out.contains(want), "describe pod lacks {want:?}:\n{out}");
     }
     let events_section = out.split("Events:").nth(1).unwrap_or_default();
-    assert!(events_section.contains("E2eTesting"), "event reason missing:\n{out}");
-    assert!(events_section.contains("hello from the e2e suite"), "event message missing:\n{out}");
-    assert!(events_section.contains("e2e"), "event source missing:\n{out}");
-    assert!(!events_section.contains("NotMine"), "another object's event shown:\n{out}");
+    assert!(
+        events_section.contains("E2eTesting"),
+        "event reason missing:\n{out}"
+    );
+    assert!(
+        events_section.contains("hello from the e2e suite"),
+        "event message missing:\n{out}"
+    );
+    assert!(
+        events_section.contains("e2e"),
+        "event source missing:\n{out}"
+    );
+    assert!(
+        !events_section.contains("NotMine"),
+        "another object's event shown:\n{out}"
+    );
 
     // kubectl get events lists both; the field selector narrows to one object.
     let out = s.must(&["get", "events", "-o", "name"]);
     assert_eq!(lines(&out), ["event/other.e2e1", "event/web.e2e1"]);
-    let out = s.must(&["get", "events", "--field-selector", "involvedObject.name=web", "-o", "name"]);
+    let out = s.must(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=web",
+        "-o",
+        "name",
+    ]);
     assert_eq!(lines(&out), ["event/web.e2e1"]);
     let out = s.must(&["get", "events"]);
-    assert_eq!(header(&out), ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], "{out}");
+    assert_eq!(
+        header(&out),
+        ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{out}"
+    );
     assert!(out.contains("pod/web"), "{out}");
 }
 
@@ -62,19 +96,38 @@ fn describe_pod_shows_spec_status_and_events() {
 fn describe_namespace_and_configmap() {
     let s = Server::start_default();
     let out = s.must(&["describe", "ns", "default"]);
-    assert!(out.lines().any(|l| l.starts_with("Name:") && l.trim_end().ends_with("default")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("Status:") && l.trim_end().ends_with("Active")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Name:") && l.trim_end().ends_with("default")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Status:") && l.trim_end().ends_with("Active")),
+        "{out}"
+    );
 
     s.create("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels:\n    app: demo\ndata:\n  colour: blue\n  size: large\n");
     let out = s.must(&["describe", "cm", "settings"]);
-    assert!(out.lines().any(|l| l.starts_with("Name:") && l.trim_end().ends_with("settings")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("Labels:") && l.contains("app=demo")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Name:") && l.trim_end().ends_with("settings")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Labels:") && l.contains("app=demo")),
+        "{out}"
+    );
     assert!(out.contains("Data\n===="), "{out}");
     for want in ["colour:", "blue", "size:", "large"] {
         assert!(out.contains(want), "describe cm lacks {want:?}:\n{out}");
     }
     let err = s.fails(&["describe", "pod", "nope"]);
-    assert!(err.contains("Error from server (NotFound): pods \"nope\" not found"), "{err}");
+    assert!(
+        err.contains("Error from server (NotFound): pods \"nope\" not found"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -97,7 +150,9 @@ fn events_api_groups_share_storage() {
     let out = s.must(&["get", "events.v1.events.k8s.io", "-o", "name"]);
     assert_eq!(lines(&out), ["event.events.k8s.io/new-api"]);
     // The same event through core/v1, with the fields mapped.
-    let core = s.http_get("/api/v1/namespaces/default/events/new-api").expect(200);
+    let core = s
+        .http_get("/api/v1/namespaces/default/events/new-api")
+        .expect(200);
     assert_eq!(core["reason"], "ViaEventsAPI", "{core}");
     assert_eq!(core["message"], "written through events.k8s.io", "{core}");
     assert_eq!(core["involvedObject"]["name"], "x", "{core}");

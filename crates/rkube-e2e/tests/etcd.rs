@@ -29,28 +29,66 @@ fn etcd_holds_upstream_keys_and_survives_restart() {
     let before = s.get_json(&["cm", "in-etcd"]);
 
     let mut cmd = Command::new("etcdctl");
-    cmd.env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd.endpoint, "get", "--prefix", "--keys-only", "/registry/configmaps/default/"]);
+    cmd.env("ETCDCTL_API", "3").args([
+        "--endpoints",
+        &etcd.endpoint,
+        "get",
+        "--prefix",
+        "--keys-only",
+        "/registry/configmaps/default/",
+    ]);
     let out = run_with_timeout(cmd, None, Duration::from_secs(20));
-    assert!(out.status.success(), "etcdctl: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "etcdctl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let keys = lines(&String::from_utf8_lossy(&out.stdout));
-    assert!(keys.contains(&"/registry/configmaps/default/in-etcd".to_string()), "etcd keys: {keys:?}");
+    assert!(
+        keys.contains(&"/registry/configmaps/default/in-etcd".to_string()),
+        "etcd keys: {keys:?}"
+    );
     let mut cmd = Command::new("etcdctl");
-    cmd.env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd.endpoint, "get", "--prefix", "--keys-only", "/registry/namespaces/"]);
+    cmd.env("ETCDCTL_API", "3").args([
+        "--endpoints",
+        &etcd.endpoint,
+        "get",
+        "--prefix",
+        "--keys-only",
+        "/registry/namespaces/",
+    ]);
     let out = run_with_timeout(cmd, None, Duration::from_secs(20));
     let keys = lines(&String::from_utf8_lossy(&out.stdout));
-    assert!(keys.contains(&"/registry/namespaces/kube-system".to_string()), "etcd keys: {keys:?}");
+    assert!(
+        keys.contains(&"/registry/namespaces/kube-system".to_string()),
+        "etcd keys: {keys:?}"
+    );
 
     // resourceVersion is the etcd revision: it can't exceed etcd's current revision.
-    let rv: i64 = before["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv: i64 = before["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut cmd = Command::new("etcdctl");
-    cmd.env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd.endpoint, "endpoint", "status", "-w", "json"]);
+    cmd.env("ETCDCTL_API", "3").args([
+        "--endpoints",
+        &etcd.endpoint,
+        "endpoint",
+        "status",
+        "-w",
+        "json",
+    ]);
     let out = run_with_timeout(cmd, None, Duration::from_secs(20));
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("etcdctl endpoint status json");
-    let etcd_rev = status[0]["Status"]["header"]["revision"].as_i64().expect("etcd revision");
-    assert!(rv <= etcd_rev && rv > 1, "resourceVersion {rv} vs etcd revision {etcd_rev}");
+    let status: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("etcdctl endpoint status json");
+    let etcd_rev = status[0]["Status"]["header"]["revision"]
+        .as_i64()
+        .expect("etcd revision");
+    assert!(
+        rv <= etcd_rev && rv > 1,
+        "resourceVersion {rv} vs etcd revision {etcd_rev}"
+    );
 
     assert!(s.stop().success());
     s.restart();

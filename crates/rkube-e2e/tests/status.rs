@@ -7,7 +7,9 @@ use serde_json::Value;
 const DEPLOY: &str = "/apis/apps/v1/namespaces/default/deployments/web";
 
 fn generation(o: &Value) -> i64 {
-    o["metadata"]["generation"].as_i64().unwrap_or_else(|| panic!("no generation: {o}"))
+    o["metadata"]["generation"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no generation: {o}"))
 }
 
 #[test]
@@ -18,14 +20,20 @@ fn generation_moves_with_spec_only() {
     assert_eq!(generation(&d), 1);
 
     // Metadata-only change: same generation, new resourceVersion.
-    let updated = s.kc().modify(&["deploy", "web"], |o| o["metadata"]["labels"] = serde_json::json!({"touched": "yes"}));
+    let updated = s.kc().modify(&["deploy", "web"], |o| {
+        o["metadata"]["labels"] = serde_json::json!({"touched": "yes"})
+    });
     let d2 = s.get_json(&["deploy", "web"]);
     assert_eq!(d2["metadata"]["labels"]["touched"], "yes");
     assert_eq!(generation(&d2), 1, "a label change bumped generation");
-    assert_ne!(d2["metadata"]["resourceVersion"], updated["metadata"]["resourceVersion"]);
+    assert_ne!(
+        d2["metadata"]["resourceVersion"],
+        updated["metadata"]["resourceVersion"]
+    );
 
     // Spec change: generation + 1.
-    s.kc().modify(&["deploy", "web"], |o| o["spec"]["replicas"] = 3.into());
+    s.kc()
+        .modify(&["deploy", "web"], |o| o["spec"]["replicas"] = 3.into());
     let d3 = s.get_json(&["deploy", "web"]);
     assert_eq!(d3["spec"]["replicas"], 3);
     assert_eq!(generation(&d3), 2, "a spec change did not bump generation");
@@ -34,7 +42,10 @@ fn generation_moves_with_spec_only() {
     s.kc().modify(&["deploy", "web"], |_| {});
     let d4 = s.get_json(&["deploy", "web"]);
     assert_eq!(generation(&d4), 2);
-    assert_eq!(d4["metadata"]["resourceVersion"], d3["metadata"]["resourceVersion"], "no-op update wrote");
+    assert_eq!(
+        d4["metadata"]["resourceVersion"], d3["metadata"]["resourceVersion"],
+        "no-op update wrote"
+    );
 }
 
 #[test]
@@ -47,15 +58,25 @@ fn status_subresource_is_separate() {
     let mut body = orig.clone();
     body["status"] = serde_json::json!({"replicas": 7, "observedGeneration": 1});
     body["spec"]["replicas"] = 9.into();
-    let r = s.http_json("PUT", &format!("{DEPLOY}/status"), &body).expect(200);
+    let r = s
+        .http_json("PUT", &format!("{DEPLOY}/status"), &body)
+        .expect(200);
     assert_eq!(r["status"]["replicas"], 7, "status write lost: {r}");
     assert_eq!(r["spec"]["replicas"], 2, "status write changed spec: {r}");
     let now = s.http_get(DEPLOY).expect(200);
     assert_eq!(now["status"]["replicas"], 7);
     assert_eq!(now["spec"]["replicas"], 2);
     assert_eq!(generation(&now), 1, "a status write bumped generation");
-    let rv1: u64 = now["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
-    let rv0: u64 = orig["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv1: u64 = now["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let rv0: u64 = orig["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv1 > rv0, "status write kept the resourceVersion");
 
     // GET /status returns the whole object.
@@ -69,13 +90,17 @@ fn status_subresource_is_separate() {
     body["status"]["replicas"] = 0.into();
     let r = s.http_json("PUT", DEPLOY, &body).expect(200);
     assert_eq!(r["spec"]["replicas"], 4, "{r}");
-    assert_eq!(r["status"]["replicas"], 7, "a main-resource write changed status: {r}");
+    assert_eq!(
+        r["status"]["replicas"], 7,
+        "a main-resource write changed status: {r}"
+    );
     let now = s.get_json(&["deploy", "web"]);
     assert_eq!(now["status"]["replicas"], 7);
     assert_eq!(generation(&now), 2);
 
     // kubectl replace with a status in the body keeps the stored status too.
-    s.kc().modify(&["deploy", "web"], |o| o["status"]["replicas"] = 1.into());
+    s.kc()
+        .modify(&["deploy", "web"], |o| o["status"]["replicas"] = 1.into());
     assert_eq!(s.get_json(&["deploy", "web"])["status"]["replicas"], 7);
 
     // The table reflects the status.
@@ -103,7 +128,9 @@ fn pod_status_subresource() {
     let mut body = s.http_get(path).expect(200);
     body["status"]["phase"] = "Running".into();
     body["status"]["podIP"] = "10.42.0.7".into();
-    let r = s.http_json("PUT", &format!("{path}/status"), &body).expect(200);
+    let r = s
+        .http_json("PUT", &format!("{path}/status"), &body)
+        .expect(200);
     assert_eq!(r["status"]["phase"], "Running", "{r}");
     let out = s.must(&["get", "pod", "p", "-o", "wide"]);
     assert_eq!(cell(&out, "p", "STATUS"), "Running", "{out}");

@@ -8,7 +8,10 @@ fn events(out: &str) -> Vec<(String, String)> {
         .map(|e| {
             (
                 e["type"].as_str().unwrap_or("?").to_string(),
-                e["object"]["metadata"]["name"].as_str().unwrap_or("?").to_string(),
+                e["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("?")
+                    .to_string(),
             )
         })
         .collect()
@@ -23,12 +26,27 @@ fn watch_shows_added_modified_deleted_in_order() {
     let s = Server::start_default();
     s.create(&configmap("w1", "default", &[("suite", "watch")]));
 
-    let w = s.kc().spawn(&["get", "cm", "-l", "suite=watch", "-w", "--output-watch-events", "-o", "json"]);
+    let w = s.kc().spawn(&[
+        "get",
+        "cm",
+        "-l",
+        "suite=watch",
+        "-w",
+        "--output-watch-events",
+        "-o",
+        "json",
+    ]);
     // The initial list shows up as ADDED; after that, the watch covers every later change.
-    w.wait_for_output("the initial ADDED w1", |o| events(o).contains(&ev("ADDED", "w1")));
+    w.wait_for_output("the initial ADDED w1", |o| {
+        events(o).contains(&ev("ADDED", "w1"))
+    });
 
     s.create(&configmap("w2", "default", &[("suite", "watch")]));
-    s.kc().replace(&configmap("w2", "default", &[("suite", "watch"), ("changed", "yes")]));
+    s.kc().replace(&configmap(
+        "w2",
+        "default",
+        &[("suite", "watch"), ("changed", "yes")],
+    ));
     s.must(&["delete", "cm", "w2"]);
     // Not selected by the watch's label selector: must not appear.
     s.create(&configmap("other", "default", &[("suite", "elsewhere")]));
@@ -38,20 +56,44 @@ fn watch_shows_added_modified_deleted_in_order() {
     let out = w.stop();
     assert_eq!(
         events(&out),
-        [ev("ADDED", "w1"), ev("ADDED", "w2"), ev("MODIFIED", "w2"), ev("DELETED", "w2"), ev("ADDED", "w3")],
+        [
+            ev("ADDED", "w1"),
+            ev("ADDED", "w2"),
+            ev("MODIFIED", "w2"),
+            ev("DELETED", "w2"),
+            ev("ADDED", "w3")
+        ],
         "watch stream:\n{out}"
     );
     let evs = json_stream(&out);
-    assert_eq!(evs[2]["object"]["metadata"]["labels"]["changed"], "yes", "MODIFIED carries the new object");
+    assert_eq!(
+        evs[2]["object"]["metadata"]["labels"]["changed"], "yes",
+        "MODIFIED carries the new object"
+    );
     // resourceVersions of the watched changes increase strictly.
     let rvs: Vec<u64> = evs[1..]
         .iter()
-        .map(|e| e["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap())
+        .map(|e| {
+            e["object"]["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
         .collect();
-    assert!(rvs.windows(2).all(|w| w[0] < w[1]), "resourceVersions not increasing: {rvs:?}");
+    assert!(
+        rvs.windows(2).all(|w| w[0] < w[1]),
+        "resourceVersions not increasing: {rvs:?}"
+    );
     for e in &evs {
-        assert_eq!(e["object"]["kind"], "ConfigMap", "watch objects carry kind: {e}");
-        assert_eq!(e["object"]["apiVersion"], "v1", "watch objects carry apiVersion: {e}");
+        assert_eq!(
+            e["object"]["kind"], "ConfigMap",
+            "watch objects carry kind: {e}"
+        );
+        assert_eq!(
+            e["object"]["apiVersion"], "v1",
+            "watch objects carry apiVersion: {e}"
+        );
     }
 }
 
@@ -61,19 +103,38 @@ fn watch_single_object_and_table_output() {
     s.create(&pod("watched", "default", None));
     s.create(&pod("ignored", "default", None));
 
-    let w = s.kc().spawn(&["get", "pod", "watched", "-w", "--output-watch-events"]);
-    w.wait_for_output("the initial row", |o| o.lines().any(|l| l.contains("watched")));
-    s.kc().modify(&["pod", "ignored"], |p| p["metadata"]["labels"]["touched"] = "yes".into());
-    s.kc().modify(&["pod", "watched"], |p| p["metadata"]["labels"]["touched"] = "yes".into());
+    let w = s
+        .kc()
+        .spawn(&["get", "pod", "watched", "-w", "--output-watch-events"]);
+    w.wait_for_output("the initial row", |o| {
+        o.lines().any(|l| l.contains("watched"))
+    });
+    s.kc().modify(&["pod", "ignored"], |p| {
+        p["metadata"]["labels"]["touched"] = "yes".into()
+    });
+    s.kc().modify(&["pod", "watched"], |p| {
+        p["metadata"]["labels"]["touched"] = "yes".into()
+    });
     s.must(&["delete", "pod", "watched", "--wait=false"]);
     w.wait_for_output("DELETED", |o| o.contains("DELETED"));
     let out = w.stop();
     let rows = table(&out);
-    assert_eq!(rows[0], ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"], "{out}");
-    let evs: Vec<(String, String)> = rows[1..].iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    assert_eq!(
+        rows[0],
+        ["EVENT", "NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{out}"
+    );
+    let evs: Vec<(String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
     assert_eq!(
         evs,
-        [ev("ADDED", "watched"), ev("MODIFIED", "watched"), ev("DELETED", "watched")],
+        [
+            ev("ADDED", "watched"),
+            ev("MODIFIED", "watched"),
+            ev("DELETED", "watched")
+        ],
         "only the named pod is watched:\n{out}"
     );
 }
@@ -86,10 +147,18 @@ fn watch_all_namespaces_prints_namespace_column() {
     // kubectl prints the header once the first object arrives.
     s.create(&configmap("in-wa", "wa", &[("suite", "wa")]));
     s.create(&configmap("in-default", "default", &[("suite", "wa")]));
-    w.wait_for_output("both rows", |o| o.contains("in-wa") && o.contains("in-default"));
+    w.wait_for_output("both rows", |o| {
+        o.contains("in-wa") && o.contains("in-default")
+    });
     let out = w.stop();
     let rows = table(&out);
     assert_eq!(rows[0], ["NAMESPACE", "NAME", "DATA", "AGE"], "{out}");
-    assert!(row(&rows, "NAME", "in-wa").is_some_and(|r| r[0] == "wa"), "{out}");
-    assert!(row(&rows, "NAME", "in-default").is_some_and(|r| r[0] == "default"), "{out}");
+    assert!(
+        row(&rows, "NAME", "in-wa").is_some_and(|r| r[0] == "wa"),
+        "{out}"
+    );
+    assert!(
+        row(&rows, "NAME", "in-default").is_some_and(|r| r[0] == "default"),
+        "{out}"
+    );
 }

@@ -10,6 +10,7 @@ pub mod delete;
 pub mod patch;
 pub mod read;
 pub mod strategy;
+pub mod typecheck;
 pub mod watch;
 pub mod write;
 

@@ -96,7 +96,10 @@ fn truncate(v: &Value) -> String {
 fn check_namespace(req: &Request, obj: &mut Value) -> ApiResult<()> {
     let info = req.info();
     let meta = obj.as_object_mut().and_then(|o| {
-        o.entry("metadata").or_insert_with(|| json!({}));
+        let m = o.entry("metadata").or_insert_with(|| json!({}));
+        if m.is_null() {
+            *m = json!({});
+        }
         o.get_mut("metadata")
     });
     let Some(meta) = meta.and_then(|m| m.as_object_mut()) else {
@@ -159,6 +162,7 @@ pub async fn create(req: Request) -> ApiResult<Response> {
     let dry_run = req.query.dry_run()?;
     let mut obj = decode_body(&req)?;
     check_type(info, &obj, info.kind, &info.api_version())?;
+    super::typecheck::check_metadata(info, &obj)?;
     check_namespace(&req, &mut obj)?;
     let given = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
     let generate = obj.pointer("/metadata/generateName").and_then(|v| v.as_str()).unwrap_or("").to_string();
@@ -350,6 +354,7 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
     let name = req.path.name.clone().unwrap_or_default();
     let mut obj = decode_body(&req)?;
     check_type(info, &obj, info.kind, &info.api_version())?;
+    super::typecheck::check_metadata(info, &obj)?;
     check_namespace(&req, &mut obj)?;
     match obj.pointer("/metadata/name").and_then(|v| v.as_str()) {
         Some(n) if !n.is_empty() && n != name => {
@@ -385,6 +390,7 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
         if !patched.is_object() {
             return Err(ApiError::bad_request("the patch produced something that is not an object"));
         }
+        super::typecheck::check_metadata(info, &patched)?;
         if let Some(p) = body_rv(&patched)? {
             if p != rev {
                 return Err(ApiError::modified(info, &name));
