@@ -5,15 +5,23 @@
 //! - [`selectors`]: label and field selectors (parse + match).
 //! - [`names`]: DNS-1123 / path-segment name validation with upstream messages.
 //! - [`table`]: server-side Table columns and cells per kind, as `kubectl get` prints them.
+//! - [`typed`]: typed decoding checks against `k8s-openapi` (wrong JSON types are a 400).
 //! - [`convert`]: conversion between versions that share storage (events, HPA).
+//! - [`openapi`]: the OpenAPI v3 documents (`/openapi/v3` index and one document per
+//!   group-version), from the registry and `k8s-openapi`'s schemas.
+//! - [`protobuf`]: `application/vnd.kubernetes.protobuf` request bodies to JSON, driven by a
+//!   descriptor table generated from the upstream `.proto` files (`scripts/gen-protobuf.sh`).
 //!
 //! Invariant: no IO, no async, no HTTP. Objects are `serde_json::Value`.
 
 pub mod convert;
 pub mod names;
 pub mod object;
+pub mod openapi;
+pub mod protobuf;
 pub mod registry;
 pub mod selectors;
 pub mod table;
+pub mod typed;
 
 pub use registry::{ResourceInfo, Subresource};

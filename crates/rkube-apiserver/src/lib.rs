@@ -104,6 +104,9 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
         let _ = axum::body::to_bytes(req.into_body(), rest::write::MAX_BODY).await;
         return ApiError::unauthorized().into_response();
     }
+    if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
+        return openapi_v3(path).await;
+    }
     let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(String::from);
     let get = req.method() == Method::GET;
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -124,7 +127,7 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
         Ok(b) => b,
         Err(_) => return ApiError::too_large().into_response(),
     };
-    let r = rest::Request { srv, path: rp, query: Query::parse(parts.uri.query()), headers: parts.headers, body };
+    let r = rest::Request { srv, user, path: rp, query: Query::parse(parts.uri.query()), headers: parts.headers, body };
     match rest::dispatch(r, &parts.method).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
@@ -134,4 +137,27 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
 /// An empty body, for callers building responses.
 pub fn empty() -> Body {
     Body::empty()
+}
+
+/// `/openapi/v3` (the index) and `/openapi/v3/<group-version>`. The documents are built on
+/// first use, off the async threads, and cached.
+async fn openapi_v3(path: String) -> Response {
+    let doc = tokio::task::spawn_blocking(move || {
+        if path == "/openapi/v3" {
+            serde_json::to_vec(&rkube_api::openapi::v3_index()).ok().map(|b| (std::sync::Arc::new(b), String::new()))
+        } else {
+            rkube_api::openapi::v3_document_bytes(&path)
+        }
+    })
+    .await
+    .ok()
+    .flatten();
+    match doc {
+        Some((bytes, _hash)) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(bytes.as_ref().clone()))
+            .unwrap_or_default(),
+        None => ApiError::not_found_path().into_response(),
+    }
 }

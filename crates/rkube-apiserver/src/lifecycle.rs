@@ -92,6 +92,7 @@ pub fn spawn_loops(srv: &Arc<Server>, event_ttl: Duration, compact_interval: Opt
 fn internal_request(srv: &Arc<Server>, info: &'static ResourceInfo, namespace: Option<&str>) -> Request {
     Request {
         srv: srv.clone(),
+        user: None,
         path: ResourcePath { info, namespace: namespace.map(String::from), name: None, subresource: None },
         query: Query::default(),
         headers: Default::default(),

@@ -23,11 +23,14 @@ impl DeleteOptions {
         let mut o = DeleteOptions { dry_run: req.query.dry_run()?, grace_seconds: req.query.int("gracePeriodSeconds")?, ..Default::default() };
         if !req.body.is_empty() {
             let mime = req.content_type().split(';').next().unwrap_or("").trim().to_string();
-            if mime != "application/json" && !mime.is_empty() {
+            let body: Value = if rkube_api::protobuf::is_protobuf_media_type(&mime) {
+                super::write::decode_protobuf(&req.body)?
+            } else if mime == "application/json" || mime.is_empty() {
+                serde_json::from_slice(&req.body)
+                    .map_err(|e| ApiError::bad_request(format!("couldn't decode DeleteOptions: {e}")))?
+            } else {
                 return Err(ApiError::unsupported_media_type(&mime));
-            }
-            let body: Value = serde_json::from_slice(&req.body)
-                .map_err(|e| ApiError::bad_request(format!("couldn't decode DeleteOptions: {e}")))?;
+            };
             if let Some(g) = body.get("gracePeriodSeconds").and_then(|v| v.as_i64()) {
                 o.grace_seconds = Some(g);
             }

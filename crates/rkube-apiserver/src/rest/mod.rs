@@ -9,6 +9,7 @@
 pub mod delete;
 pub mod patch;
 pub mod read;
+pub mod review;
 pub mod strategy;
 pub mod typecheck;
 pub mod watch;
@@ -27,6 +28,8 @@ use std::sync::Arc;
 /// Everything one resource request carries.
 pub struct Request {
     pub srv: Arc<Server>,
+    /// The authenticated user (None for the server's own housekeeping).
+    pub user: Option<crate::auth::User>,
     pub path: ResourcePath,
     pub query: Query,
     pub headers: HeaderMap,
@@ -138,6 +141,7 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
                 verb_ok("list")?;
                 read::list(req).await
             }
+            "POST" if review::is_review(info.group, info.plural) => review::create(req).await,
             "POST" => {
                 verb_ok("create")?;
                 write::create(req).await

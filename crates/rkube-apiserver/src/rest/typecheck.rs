@@ -27,6 +27,19 @@ fn mismatch(info: &ResourceInfo, got: &Value, field: &str, go_type: &str) -> Api
     ))
 }
 
+/// Check the field types of an incoming object: ObjectMeta by hand, the rest through the
+/// typed definitions.
+pub fn check(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
+    check_metadata(info, obj)?;
+    rkube_api::typed::check_types(info.group, info.version, info.kind, obj).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: {e}",
+            kind = info.kind,
+            v = info.version
+        ))
+    })
+}
+
 /// Check `metadata` field types (null is always allowed, as Go decoding allows it).
 pub fn check_metadata(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
     let Some(meta) = obj.get("metadata") else { return Ok(()) };
