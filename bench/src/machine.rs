@@ -20,32 +20,81 @@ pub fn etcd_version() -> String {
 pub fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
 fn mem_total() -> String {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).map(|l| l.trim_start_matches("MemTotal:").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
 fn tmp_fs() -> String {
     let dir = std::env::temp_dir();
-    first_line_of("sh", &["-c", &format!("df -T {} | tail -1 | awk '{{print $2}}'", dir.display())])
-        .map(|fs| format!("{} ({fs})", dir.display()))
-        .unwrap_or_else(|| dir.display().to_string())
+    first_line_of(
+        "sh",
+        &[
+            "-c",
+            &format!("df -T {} | tail -1 | awk '{{print $2}}'", dir.display()),
+        ],
+    )
+    .map(|fs| format!("{} ({fs})", dir.display()))
+    .unwrap_or_else(|| dir.display().to_string())
+}
+
+/// Median and p99 time of a 4 KiB write + fdatasync in the temp dir (what a store commit
+/// costs at least on this disk).
+fn fsync_probe() -> String {
+    use std::io::{Seek, SeekFrom, Write};
+    let probe = || -> std::io::Result<String> {
+        let mut f = tempfile::tempfile()?;
+        let block = vec![7u8; 4096];
+        let mut times = Vec::new();
+        for i in 0..300u64 {
+            f.seek(SeekFrom::Start((i % 64) * 4096))?;
+            let t = std::time::Instant::now();
+            f.write_all(&block)?;
+            f.sync_data()?;
+            times.push(t.elapsed());
+        }
+        let s = crate::stats::summarize(times);
+        Ok(format!(
+            "p50 {}, p99 {} (4 KiB write + fdatasync, 300 times)",
+            crate::stats::ms(s.p50),
+            crate::stats::ms(s.p99)
+        ))
+    };
+    probe().unwrap_or_else(|e| format!("probe failed: {e}"))
 }
 
 pub fn table() -> Table {
     let mut t = Table::new("Machine", &["fact", "value"]);
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    t.row(vec!["CPUs (available parallelism)".into(), cpus.to_string()]);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    t.row(vec![
+        "CPUs (available parallelism)".into(),
+        cpus.to_string(),
+    ]);
     t.row(vec!["CPU model".into(), cpu_model()]);
     t.row(vec!["memory".into(), mem_total()]);
-    t.row(vec!["kernel".into(), first_line_of("uname", &["-sr"]).unwrap_or_default()]);
+    t.row(vec![
+        "kernel".into(),
+        first_line_of("uname", &["-sr"]).unwrap_or_default(),
+    ]);
     t.row(vec!["etcd".into(), etcd_version()]);
     t.row(vec!["temp dir (store files, etcd data)".into(), tmp_fs()]);
+    t.row(vec!["fsync cost in the temp dir".into(), fsync_probe()]);
     t
 }

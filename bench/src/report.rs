@@ -9,7 +9,11 @@ pub struct Table {
 
 impl Table {
     pub fn new(title: impl Into<String>, header: &[&str]) -> Table {
-        Table { title: title.into(), header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+        Table {
+            title: title.into(),
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -19,7 +23,10 @@ impl Table {
     pub fn markdown(&self) -> String {
         let mut out = format!("### {}\n\n", self.title);
         out.push_str(&format!("| {} |\n", self.header.join(" | ")));
-        out.push_str(&format!("|{}\n", self.header.iter().map(|_| " --- |").collect::<String>()));
+        out.push_str(&format!(
+            "|{}\n",
+            self.header.iter().map(|_| " --- |").collect::<String>()
+        ));
         for r in &self.rows {
             out.push_str(&format!("| {} |\n", r.join(" | ")));
         }

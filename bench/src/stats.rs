@@ -8,7 +8,6 @@ pub struct Summary {
     pub n: usize,
     pub min: Duration,
     pub p50: Duration,
-    pub p90: Duration,
     pub p99: Duration,
     pub max: Duration,
     pub mean: Duration,
@@ -33,7 +32,6 @@ pub fn summarize(mut samples: Vec<Duration>) -> Summary {
         n: samples.len(),
         min: samples[0],
         p50: percentile(&samples, 50.0),
-        p90: percentile(&samples, 90.0),
         p99: percentile(&samples, 99.0),
         max: samples[samples.len() - 1],
         mean: total / samples.len() as u32,
@@ -58,17 +56,10 @@ pub fn rate(ops: usize, elapsed: Duration) -> f64 {
 }
 
 pub fn fmt_rate(r: f64) -> String {
-    let r = r.round() as u64;
     // thousands separators for readability
-    let s = r.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let digits: Vec<char> = (r.round() as u64).to_string().chars().rev().collect();
+    let groups: Vec<String> = digits.chunks(3).map(|c| c.iter().rev().collect()).collect();
+    groups.into_iter().rev().collect::<Vec<_>>().join(",")
 }
 
 pub fn mib(kib: u64) -> String {

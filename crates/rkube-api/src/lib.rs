@@ -9,6 +9,8 @@
 //! - [`convert`]: conversion between versions that share storage (events, HPA).
 //! - [`openapi`]: the OpenAPI v3 documents (`/openapi/v3` index and one document per
 //!   group-version), from the registry and `k8s-openapi`'s schemas.
+//! - [`smp`]: strategic merge patch, as upstream applies it (merge keys and patch strategies
+//!   from the OpenAPI documents).
 //! - [`protobuf`]: `application/vnd.kubernetes.protobuf` request bodies to JSON, driven by a
 //!   descriptor table generated from the upstream `.proto` files (`scripts/gen-protobuf.sh`).
 //!
@@ -21,6 +23,7 @@ pub mod openapi;
 pub mod protobuf;
 pub mod registry;
 pub mod selectors;
+pub mod smp;
 pub mod table;
 pub mod typed;
 

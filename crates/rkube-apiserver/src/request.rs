@@ -167,8 +167,9 @@ mod tests {
 
     #[test]
     fn paths() {
-        // (path, plural, namespace, name, subresource); None plural = not found
-        let cases: &[(&str, Option<(&str, Option<&str>, Option<&str>, Option<&str>)>)] = &[
+        // (path, (plural, namespace, name, subresource)); None = not found
+        type Want = Option<(&'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>)>;
+        let cases: &[(&str, Want)] = &[
             ("/api/v1/pods", Some(("pods", None, None, None))),
             ("/api/v1/namespaces/default/pods", Some(("pods", Some("default"), None, None))),
             ("/api/v1/namespaces/default/pods/web", Some(("pods", Some("default"), Some("web"), None))),

@@ -20,20 +20,28 @@ pub fn include_object(q: &Query) -> Include {
     }
 }
 
-pub fn table(info: &ResourceInfo, objs: &[Value], api_version: &str, include: Include) -> Value {
+/// A Table over objects given as (object, revision, whether it is already in client form).
+pub fn table<'a>(
+    info: &'static ResourceInfo,
+    objs: impl IntoIterator<Item = (&'a Value, i64, bool)>,
+    api_version: &str,
+    include: Include,
+) -> Value {
     let now = chrono::Utc::now();
     let columns = rkube_api::table::columns(info.group, info.kind);
     let rows: Vec<Value> = objs
-        .iter()
-        .map(|o| {
+        .into_iter()
+        .map(|(o, rev, client_form)| {
             let mut row = json!({"cells": rkube_api::table::cells(info.group, info.kind, o, now)});
             match include {
                 Include::None => {}
-                Include::Object => row["object"] = o.clone(),
+                Include::Object if client_form => row["object"] = o.clone(),
+                Include::Object => row["object"] = crate::rest::for_client(info, o, rev),
                 Include::Metadata => {
                     let mut meta = o.get("metadata").cloned().unwrap_or(json!({}));
                     if let Some(m) = meta.as_object_mut() {
                         m.remove("managedFields");
+                        m.insert("resourceVersion".into(), json!(rev.to_string()));
                     }
                     row["object"] = json!({
                         "kind": "PartialObjectMetadata",

@@ -78,7 +78,9 @@ async fn create_get_conflict_and_errors() {
     assert!(v["metadata"]["creationTimestamp"].is_string());
     let rv = v["metadata"]["resourceVersion"].as_str().unwrap().to_string();
 
-    let cases: Vec<(Method, String, Option<Value>, u16, &str, &str)> = vec![
+    // (method, uri, body, code, reason, message fragment)
+    type Case = (Method, String, Option<Value>, u16, &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (Method::POST, CMS.into(), Some(cm("a")), 409, "AlreadyExists", "configmaps \"a\" already exists"),
         (Method::GET, format!("{CMS}/nope"), None, 404, "NotFound", "configmaps \"nope\" not found"),
         (Method::POST, "/api/v1/namespaces/missing/configmaps".into(), Some(cm("x")), 404, "NotFound", "namespaces \"missing\" not found"),

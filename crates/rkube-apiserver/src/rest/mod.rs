@@ -12,6 +12,7 @@ pub mod read;
 pub mod review;
 pub mod strategy;
 pub mod typecheck;
+pub mod view;
 pub mod watch;
 pub mod write;
 

@@ -1,5 +1,5 @@
 //! Patch formats: JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
-//! Strategic merge patch and server-side apply arrive with the create/apply issue.
+//! Strategic merge patch is `rkube_api::smp`; server-side apply arrives with its own issue.
 
 use crate::error::{ApiError, ApiResult};
 use serde_json::Value;
@@ -8,6 +8,7 @@ use serde_json::Value;
 pub enum PatchType {
     Merge,
     Json,
+    Strategic,
 }
 
 impl PatchType {
@@ -15,6 +16,7 @@ impl PatchType {
         match ct.split(';').next().unwrap_or("").trim() {
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/json-patch+json" => Ok(PatchType::Json),
+            "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
             other => Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
@@ -24,8 +26,24 @@ impl PatchType {
     }
 }
 
-pub fn apply_patch(t: PatchType, doc: &Value, patch: &Value) -> ApiResult<Value> {
+/// Apply a patch to `doc`, an object of `info`'s kind (or, for `scale`, an autoscaling/v1
+/// Scale: pass the kind being patched).
+pub fn apply_patch(t: PatchType, kind: (&str, &str, &str), doc: &Value, patch: &Value) -> ApiResult<Value> {
     match t {
+        PatchType::Strategic => {
+            let (g, v, k) = kind;
+            if !rkube_api::smp::supports(g, v, k) {
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                ));
+            }
+            rkube_api::smp::apply(g, v, k, doc, patch).map_err(|e| {
+                let reason: &'static str = e.reason();
+                ApiError::new(e.code(), reason, e.message())
+            })
+        }
         PatchType::Merge => {
             let mut out = doc.clone();
             merge(&mut out, patch);
@@ -181,7 +199,7 @@ mod tests {
             (json!({"a": 1}), json!({"a": null}), json!({})),
         ];
         for (doc, p, want) in cases {
-            assert_eq!(apply_patch(PatchType::Merge, &doc, &p).unwrap(), want);
+            assert_eq!(apply_patch(PatchType::Merge, ("", "v1", "ConfigMap"), &doc, &p).unwrap(), want);
         }
     }
 
@@ -198,7 +216,7 @@ mod tests {
             (json!([{"op": "bogus", "path": "/spec"}]), None),
         ];
         for (p, want) in cases {
-            let got = apply_patch(PatchType::Json, &doc, &p).ok();
+            let got = apply_patch(PatchType::Json, ("", "v1", "ConfigMap"), &doc, &p).ok();
             assert_eq!(got, want, "patch {p}");
         }
     }

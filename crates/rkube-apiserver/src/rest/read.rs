@@ -1,5 +1,6 @@
 //! get and list.
 
+use super::view::{Item, ListView};
 use super::{decode_stored, for_client, parse_rv, Request};
 use crate::error::{ApiError, ApiResult};
 use crate::request::{representation, Representation};
@@ -34,7 +35,8 @@ pub fn respond_one_with(req: &Request, obj: Value, code: StatusCode) -> Response
         Representation::Object => obj,
         Representation::Table(av) => {
             let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
-            let mut t = table::table(info, &[obj], av, table::include_object(&req.query));
+            let rev = rv.as_str().and_then(|r| r.parse().ok()).unwrap_or(0);
+            let mut t = table::table(info, [(&obj, rev, true)], av, table::include_object(&req.query));
             t["metadata"] = json!({"resourceVersion": rv});
             t
         }
@@ -136,7 +138,7 @@ fn decode_continue(s: &str, prefix: &str) -> ApiResult<ContinueToken> {
 
 /// A page of objects, with what the list metadata needs.
 pub struct Page {
-    pub items: Vec<Value>,
+    pub items: Vec<Item>,
     pub revision: i64,
     pub continue_token: Option<String>,
 }
@@ -144,7 +146,6 @@ pub struct Page {
 /// List objects under the request's collection, honouring resourceVersion, selectors, limit
 /// and continue.
 pub async fn list_page(req: &Request, filter: &Filter) -> ApiResult<Page> {
-    let info = req.info();
     let prefix = req.collection_prefix();
     let limit = req.query.int("limit")?.unwrap_or(0).max(0) as usize;
     let cache = &req.srv.cache;
@@ -211,7 +212,7 @@ pub async fn list_page(req: &Request, filter: &Filter) -> ApiResult<Page> {
     } else {
         None
     };
-    let items = snap.items.iter().map(|(_, c)| for_client(info, &c.value, c.mod_revision)).collect();
+    let items = snap.items.into_iter().map(|(_, c)| Item { value: c.value, rev: c.mod_revision }).collect();
     Ok(Page { items, revision: snap.revision, continue_token })
 }
 
@@ -224,7 +225,6 @@ async fn list_from_store(
     rev: i64,
     limit: usize,
 ) -> ApiResult<Page> {
-    let info = req.info();
     let mut items = Vec::new();
     let mut cursor = start_after.map(|s| s.to_string());
     let chunk = if limit == 0 { 0 } else { (limit * 2).max(100) };
@@ -244,10 +244,10 @@ async fn list_from_store(
                 continue;
             }
             if limit > 0 && items.len() == limit {
-                let token = items.last().map(|(k, _): &(String, Value)| encode_continue(rev, k));
+                let token = items.last().map(|(k, _): &(String, Item)| encode_continue(rev, k));
                 return Ok(Page { items: items.into_iter().map(|(_, v)| v).collect(), revision: rev, continue_token: token });
             }
-            items.push((kv.key.clone(), for_client(info, &v, kv.mod_revision)));
+            items.push((kv.key.clone(), Item { value: Arc::new(v), rev: kv.mod_revision }));
         }
         if !res.more || res.kvs.is_empty() {
             break;
@@ -266,14 +266,18 @@ pub async fn list(req: Request) -> ApiResult<Response> {
         meta["continue"] = json!(c);
     }
     let v = match representation(req.accept()) {
-        Representation::Object => json!({
-            "kind": info.list_kind(),
-            "apiVersion": info.api_version(),
-            "metadata": meta,
-            "items": page.items,
-        }),
+        Representation::Object => {
+            let body = serde_json::to_vec(&ListView { info, metadata: meta, items: &page.items })
+                .map_err(|e| ApiError::internal(format!("encode list: {e}")))?;
+            return Ok(axum::response::Response::builder()
+                .status(StatusCode::OK)
+                .header(axum::http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap_or_default());
+        }
         Representation::Table(av) => {
-            let mut t = table::table(info, &page.items, av, table::include_object(&req.query));
+            let rows = page.items.iter().map(|i| (&*i.value, i.rev, false));
+            let mut t = table::table(info, rows, av, table::include_object(&req.query));
             t["metadata"] = meta;
             t
         }
@@ -281,7 +285,7 @@ pub async fn list(req: Request) -> ApiResult<Response> {
             "kind": "PartialObjectMetadataList",
             "apiVersion": av,
             "metadata": meta,
-            "items": page.items.iter().map(|o| partial(o, av)).collect::<Vec<_>>(),
+            "items": page.items.iter().map(|i| partial(&i.client(info), av)).collect::<Vec<_>>(),
         }),
     };
     Ok(crate::response::json(StatusCode::OK, &v))

@@ -30,7 +30,8 @@ impl Emitter {
     async fn send(&self, kind: &str, obj: Value) -> bool {
         let obj = match self.repr {
             Representation::Table(av) if kind != "BOOKMARK" && kind != "ERROR" => {
-                let mut t = table::table(self.info, std::slice::from_ref(&obj), av, self.include);
+                let rev = obj.pointer("/metadata/resourceVersion").and_then(|r| r.as_str()).and_then(|r| r.parse().ok()).unwrap_or(0);
+                let mut t = table::table(self.info, [(&obj, rev, true)], av, self.include);
                 t["metadata"] = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
                 t
             }

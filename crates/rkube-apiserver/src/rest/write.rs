@@ -401,7 +401,7 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
     let patch: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
     let out = guaranteed_update(&req, &name, dry_run, |cur, rev| {
-        let patched = apply_patch(ptype, cur, &patch)?;
+        let patched = apply_patch(ptype, (info.group, info.version, info.kind), cur, &patch)?;
         if !patched.is_object() {
             return Err(ApiError::bad_request("the patch produced something that is not an object"));
         }
@@ -528,5 +528,5 @@ pub async fn patch_scale(req: Request) -> ApiResult<Response> {
     let ptype = PatchType::from_content_type(req.content_type())?;
     let patch: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    write_scale(&req, &name, |scale| apply_patch(ptype, scale, &patch)).await
+    write_scale(&req, &name, |scale| apply_patch(ptype, ("autoscaling", "v1", "Scale"), scale, &patch)).await
 }
