@@ -6,6 +6,8 @@
 //! - [`names`]: DNS-1123 / path-segment name validation with upstream messages.
 //! - [`table`]: server-side Table columns and cells per kind, as `kubectl get` prints them.
 //! - [`typed`]: typed decoding checks against `k8s-openapi` (wrong JSON types are a 400).
+//! - [`fieldcheck`]: `fieldValidation=Strict|Warn|Ignore`: unknown and duplicate fields of
+//!   request bodies, with upstream's messages and `Warning` headers.
 //! - [`convert`]: conversion between versions that share storage (events, HPA).
 //! - [`openapi`]: the OpenAPI v3 documents (`/openapi/v3` index and one document per
 //!   group-version), from the registry and `k8s-openapi`'s schemas.
@@ -17,6 +19,7 @@
 //! Invariant: no IO, no async, no HTTP. Objects are `serde_json::Value`.
 
 pub mod convert;
+pub mod fieldcheck;
 pub mod names;
 pub mod object;
 pub mod openapi;

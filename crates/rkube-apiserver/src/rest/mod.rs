@@ -7,6 +7,7 @@
 //! - [`strategy`]: per-kind hooks (what create resets, which kinds track generation, …)
 
 pub mod delete;
+pub mod fieldvalidation;
 pub mod patch;
 pub mod read;
 pub mod review;

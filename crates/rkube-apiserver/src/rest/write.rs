@@ -1,5 +1,6 @@
 //! create, update (main resource, `status`, namespace `finalize`), patch and `scale`.
 
+use super::fieldvalidation as fv;
 use super::patch::{apply_patch, PatchType};
 use super::read::respond_one_with;
 use super::strategy;
@@ -175,9 +176,12 @@ fn random_suffix() -> String {
 pub async fn create(req: Request) -> ApiResult<Response> {
     let info = req.info();
     let dry_run = req.query.dry_run()?;
+    let fv = fv::directive(&req, "CreateOptions")?;
     let mut obj = decode_body(&req)?;
     check_type(info, &obj, info.kind, &info.api_version())?;
     super::typecheck::check(info, &obj)?;
+    let warnings = if fv.checks() { fv::judge_body(info, fv, fv::body_problems(&req, &obj))? } else { Vec::new() };
+    fv::prune_unknown(info, &mut obj);
     check_namespace(&req, &mut obj)?;
     let given = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
     let generate = obj.pointer("/metadata/generateName").and_then(|v| v.as_str()).unwrap_or("").to_string();
@@ -221,13 +225,13 @@ pub async fn create(req: Request) -> ApiResult<Response> {
         check_namespace_open(&req, info, &name).await?;
         obj["metadata"]["name"] = json!(name);
         if dry_run {
-            return Ok(respond_one_with(&req, obj, StatusCode::CREATED));
+            return Ok(fv::add_warnings(respond_one_with(&req, obj, StatusCode::CREATED), &warnings));
         }
         let key = req.key(&name);
         match req.srv.store.create(&key, encode_for_store(info, &obj)?).await {
             Ok(kv) => {
                 decorate(info, &mut obj, kv.mod_revision);
-                return Ok(respond_one_with(&req, obj, StatusCode::CREATED));
+                return Ok(fv::add_warnings(respond_one_with(&req, obj, StatusCode::CREATED), &warnings));
             }
             Err(rkube_store::Error::AlreadyExists(_)) if given.is_empty() => continue,
             Err(rkube_store::Error::AlreadyExists(_)) => return Err(ApiError::already_exists(info, &name)),
@@ -367,9 +371,12 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
     let info = req.info();
     let dry_run = req.query.dry_run()?;
     let name = req.path.name.clone().unwrap_or_default();
+    let fv = fv::directive(&req, "UpdateOptions")?;
     let mut obj = decode_body(&req)?;
     check_type(info, &obj, info.kind, &info.api_version())?;
     super::typecheck::check(info, &obj)?;
+    let warnings = if fv.checks() { fv::judge_body(info, fv, fv::body_problems(&req, &obj))? } else { Vec::new() };
+    fv::prune_unknown(info, &mut obj);
     check_namespace(&req, &mut obj)?;
     match obj.pointer("/metadata/name").and_then(|v| v.as_str()) {
         Some(n) if !n.is_empty() && n != name => {
@@ -387,7 +394,7 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
         merge_update(info, target, cur, &obj)
     })
     .await?;
-    Ok(respond_one_with(&req, out, StatusCode::OK))
+    Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings))
 }
 
 pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
@@ -398,14 +405,20 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
         return Err(ApiError::too_large());
     }
     let ptype = PatchType::from_content_type(req.content_type())?;
+    let fv = fv::directive(&req, "PatchOptions")?;
     let patch: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+    let mut warnings = Vec::new();
     let out = guaranteed_update(&req, &name, dry_run, |cur, rev| {
-        let patched = apply_patch(ptype, (info.group, info.version, info.kind), cur, &patch)?;
+        let mut patched = apply_patch(ptype, (info.group, info.version, info.kind), cur, &patch)?;
         if !patched.is_object() {
             return Err(ApiError::bad_request("the patch produced something that is not an object"));
         }
         super::typecheck::check(info, &patched)?;
+        if fv.checks() {
+            warnings = fv::judge_patch(info, &name, fv, fv::patch_problems(info, ptype, &req.body, &patched), &patched)?;
+        }
+        fv::prune_unknown(info, &mut patched);
         if let Some(p) = body_rv(&patched)? {
             if p != rev {
                 return Err(ApiError::modified(info, &name));
@@ -420,7 +433,7 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
         merge_update(info, target, cur, &patched)
     })
     .await?;
-    Ok(respond_one_with(&req, out, StatusCode::OK))
+    Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings))
 }
 
 fn selector_string(obj: &Value) -> String {
