@@ -15,10 +15,14 @@
 //!   from the OpenAPI documents).
 //! - [`protobuf`]: `application/vnd.kubernetes.protobuf` request bodies to JSON, driven by a
 //!   descriptor table generated from the upstream `.proto` files (`scripts/gen-protobuf.sh`).
+//! - [`defaults`]: upstream defaulting of built-in kinds (`apply_defaults`).
+//! - [`validation`]: upstream semantic validation (`validate_create`, `validate_update`) with
+//!   field errors worded as upstream's.
 //!
 //! Invariant: no IO, no async, no HTTP. Objects are `serde_json::Value`.
 
 pub mod convert;
+pub mod defaults;
 pub mod fieldcheck;
 pub mod names;
 pub mod object;
@@ -29,5 +33,6 @@ pub mod selectors;
 pub mod smp;
 pub mod table;
 pub mod typed;
+pub mod validation;
 
 pub use registry::{ResourceInfo, Subresource};

@@ -26,6 +26,20 @@ pub struct ApiError {
     pub details: Option<Value>,
 }
 
+/// "Deployment.apps", or "Pod" for the core group, as upstream names kinds in messages.
+pub fn qualified_kind(r: &ResourceInfo) -> String {
+    if r.group.is_empty() {
+        r.kind.to_string()
+    } else {
+        format!("{}.{}", r.kind, r.group)
+    }
+}
+
+/// Causes of validation errors.
+pub fn causes(errs: &[rkube_api::validation::FieldError]) -> Vec<Cause> {
+    errs.iter().map(|e| Cause { reason: e.reason(), field: e.field.clone(), message: e.message() }).collect()
+}
+
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError { code, reason, message: message.into(), details: None }
@@ -99,7 +113,7 @@ impl ApiError {
         ApiError {
             code: 422,
             reason: "Invalid",
-            message: format!("{} \"{}\" is invalid: {}", r.kind, name, joined),
+            message: format!("{} \"{}\" is invalid: {}", qualified_kind(r), name, joined),
             details: Some(details),
         }
     }

@@ -139,17 +139,6 @@ fn check_namespace(req: &Request, obj: &mut Value) -> ApiResult<()> {
     Ok(())
 }
 
-fn name_causes(info: &ResourceInfo, name: &str) -> Vec<Cause> {
-    rkube_api::names::validate_object_name(info, name)
-        .into_iter()
-        .map(|m| Cause {
-            reason: "FieldValueInvalid",
-            field: "metadata.name".into(),
-            message: format!("Invalid value: \"{name}\": {m}"),
-        })
-        .collect()
-}
-
 /// 404 when the namespace is missing, 403 while it terminates.
 pub async fn check_namespace_open(req: &Request, info: &ResourceInfo, name: &str) -> ApiResult<()> {
     let Some(ns) = req.namespace() else { return Ok(()) };
@@ -215,15 +204,19 @@ pub async fn create(req: Request) -> ApiResult<Response> {
         obj["metadata"]["generation"] = json!(1);
     }
     strategy::prepare_create(info, &mut obj);
+    rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut obj);
 
     for _attempt in 0..8 {
         let name = if given.is_empty() { format!("{generate}{}", random_suffix()) } else { given.clone() };
-        let causes = name_causes(info, &name);
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(info, &name, causes));
+        obj["metadata"]["name"] = json!(name);
+        if info.group == "batch" && info.kind == "Job" {
+            rkube_api::defaults::prepare_job_for_create(&mut obj);
+        }
+        let errs = rkube_api::validation::validate_create(info.group, info.version, info.kind, &obj);
+        if !errs.is_empty() {
+            return Err(ApiError::invalid(info, &name, crate::error::causes(&errs)));
         }
         check_namespace_open(&req, info, &name).await?;
-        obj["metadata"]["name"] = json!(name);
         if dry_run {
             return Ok(fv::add_warnings(respond_one_with(&req, obj, StatusCode::CREATED), &warnings));
         }
@@ -341,6 +334,17 @@ pub fn merge_update(info: &ResourceInfo, target: Target, cur: &Value, incoming: 
                     m.remove(f);
                 }
             }
+        }
+    }
+    if target == Target::Main {
+        if info.group.is_empty() && info.kind == "Service" {
+            rkube_api::defaults::prepare_service_update(cur, &mut new);
+        }
+        rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
+        let errs = rkube_api::validation::validate_update(info.group, info.version, info.kind, cur, &new);
+        if !errs.is_empty() {
+            let name = cur.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("");
+            return Err(ApiError::invalid(info, name, crate::error::causes(&errs)));
         }
     }
     if strategy::tracks_generation(info) && strategy::spec_changed(cur, &new) {
