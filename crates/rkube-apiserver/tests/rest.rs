@@ -16,12 +16,16 @@ struct T {
 
 impl T {
     async fn new() -> T {
+        Self::with_event_ttl(Duration::from_secs(3600)).await
+    }
+
+    async fn with_event_ttl(event_ttl: Duration) -> T {
         let store = Arc::new(rkube_store::memory::MemoryStore::new());
         let srv = Server::start(Config {
             store,
             tokens: TokenAuth::parse("tok,alice,1,").unwrap(),
             watch_cache_window: 100,
-            event_ttl: Duration::from_secs(3600),
+            event_ttl,
             compact_interval: None,
             advertise_address: "127.0.0.1:6443".into(),
         })
@@ -387,4 +391,35 @@ async fn discovery_formats() {
     let (_, v) = t.call(Method::GET, "/api/v1", None).await;
     let names: Vec<&str> = v["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"pods/eviction") && names.contains(&"pods/status"), "{names:?}");
+}
+
+#[tokio::test]
+async fn events_expire_after_their_ttl() {
+    let t = T::with_event_ttl(Duration::from_secs(2)).await;
+    let now = chrono::Utc::now();
+    let ev = |name: &str, last: chrono::DateTime<chrono::Utc>| {
+        json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": name},
+               "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+               "reason": "Test", "message": "m", "type": "Normal",
+               "lastTimestamp": last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
+    };
+    let events = "/api/v1/namespaces/default/events";
+    let (c, v) = t.call(Method::POST, events, Some(ev("old", now - chrono::Duration::hours(2)))).await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    t.call(Method::POST, events, Some(ev("fresh", now + chrono::Duration::hours(1)))).await;
+    // The same objects read through events.k8s.io/v1 use that API's field names.
+    let (_, v) = t.call(Method::GET, "/apis/events.k8s.io/v1/namespaces/default/events/fresh", None).await;
+    assert_eq!(v["regarding"]["name"], "p", "{v}");
+    assert_eq!(v["note"], "m", "{v}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (c, _) = t.call(Method::GET, &format!("{events}/old"), None).await;
+        if c == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "old event never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (c, _) = t.call(Method::GET, &format!("{events}/fresh"), None).await;
+    assert_eq!(c, StatusCode::OK, "a fresh event stays");
 }
