@@ -51,6 +51,7 @@ run: build-release
 # The e2e tests use the dev-profile binary at target/debug/rkube, built first.
 test: deps
 	@command -v kubectl >/dev/null || { echo "kubectl not found on PATH: the e2e tests drive the real kubectl"; exit 1; }
+	@python3 -c 'import kubernetes' 2>/dev/null || { echo "installing the Kubernetes Python client (a second real client for the e2e tests)"; python3 -m pip install -q kubernetes; }
 	$(CARGO) build -p rkube
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "+ $(CARGO) test --workspace --doc"; $(CARGO) test --workspace --doc; \

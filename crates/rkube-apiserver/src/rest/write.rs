@@ -74,10 +74,8 @@ fn kind_of(v: &Value) -> &'static str {
 fn check_type(info: &ResourceInfo, obj: &Value, expected_kind: &str, expected_av: &str) -> ApiResult<()> {
     let kind = obj.get("kind").and_then(|v| v.as_str()).unwrap_or("");
     let av = obj.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
-    if kind.is_empty() {
-        return Err(ApiError::bad_request(format!("Object 'Kind' is missing in '{}'", truncate(obj))));
-    }
-    if kind != expected_kind {
+    // Missing apiVersion/kind default to the endpoint's, as upstream's decoder does.
+    if !kind.is_empty() && kind != expected_kind {
         return Err(ApiError::bad_request(format!(
             "the kind in the data ({kind}) does not match the expected kind ({expected_kind}) of {}",
             info.qualified()
@@ -93,19 +91,6 @@ fn check_type(info: &ResourceInfo, obj: &Value, expected_kind: &str, expected_av
         }
     }
     Ok(())
-}
-
-fn truncate(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 200 {
-        let mut cut = 200;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}...", &s[..cut])
-    } else {
-        s
-    }
 }
 
 /// Namespace in the body must agree with the URL; fill it in when absent.
@@ -168,6 +153,8 @@ pub async fn create(req: Request) -> ApiResult<Response> {
     let fv = fv::directive(&req, "CreateOptions")?;
     let mut obj = decode_body(&req)?;
     check_type(info, &obj, info.kind, &info.api_version())?;
+    obj["kind"] = json!(info.kind);
+    obj["apiVersion"] = json!(info.api_version());
     super::typecheck::check(info, &obj)?;
     let warnings = if fv.checks() { fv::judge_body(info, fv, fv::body_problems(&req, &obj))? } else { Vec::new() };
     fv::prune_unknown(info, &mut obj);
@@ -378,6 +365,8 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
     let fv = fv::directive(&req, "UpdateOptions")?;
     let mut obj = decode_body(&req)?;
     check_type(info, &obj, info.kind, &info.api_version())?;
+    obj["kind"] = json!(info.kind);
+    obj["apiVersion"] = json!(info.api_version());
     super::typecheck::check(info, &obj)?;
     let warnings = if fv.checks() { fv::judge_body(info, fv, fv::body_problems(&req, &obj))? } else { Vec::new() };
     fv::prune_unknown(info, &mut obj);
