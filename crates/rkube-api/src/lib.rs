@@ -13,6 +13,8 @@
 //!   group-version), from the registry and `k8s-openapi`'s schemas.
 //! - [`smp`]: strategic merge patch, as upstream applies it (merge keys and patch strategies
 //!   from the OpenAPI documents).
+//! - [`ssa`]: server-side apply and `metadata.managedFields`, as upstream's structured-merge-diff
+//!   and field manager compute them (`apply`, `track_update`, conflicts).
 //! - [`protobuf`]: `application/vnd.kubernetes.protobuf` request bodies to JSON, driven by a
 //!   descriptor table generated from the upstream `.proto` files (`scripts/gen-protobuf.sh`).
 //! - [`defaults`]: upstream defaulting of built-in kinds (`apply_defaults`).
@@ -31,6 +33,7 @@ pub mod protobuf;
 pub mod registry;
 pub mod selectors;
 pub mod smp;
+pub mod ssa;
 pub mod table;
 pub mod typed;
 pub mod validation;

@@ -118,6 +118,21 @@ impl ApiError {
         }
     }
 
+    /// 422 on request options, e.g. `PatchOptions.meta.k8s.io "" is invalid: fieldManager: …`.
+    pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> Self {
+        let text: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
+        let joined = if text.len() == 1 { text[0].clone() } else { format!("[{}]", text.join(", ")) };
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!("{kind}.meta.k8s.io \"\" is invalid: {joined}"),
+            details: Some(json!({
+                "name": "", "group": "meta.k8s.io", "kind": kind,
+                "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>(),
+            })),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }

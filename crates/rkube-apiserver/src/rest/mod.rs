@@ -6,6 +6,7 @@
 //! - [`delete`]: delete (graceful, finalizers, preconditions) and deletecollection
 //! - [`strategy`]: per-kind hooks (what create resets, which kinds track generation, …)
 
+pub mod apply;
 pub mod delete;
 pub mod fieldvalidation;
 pub mod patch;
@@ -123,6 +124,10 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
             "PUT" => {
                 verb_ok("update")?;
                 write::update(req, write::Target::Main).await
+            }
+            "PATCH" if apply::is_apply(req.content_type()) => {
+                verb_ok("patch")?;
+                apply::apply(req).await
             }
             "PATCH" => {
                 verb_ok("patch")?;

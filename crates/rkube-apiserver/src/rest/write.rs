@@ -93,6 +93,11 @@ fn check_type(info: &ResourceInfo, obj: &Value, expected_kind: &str, expected_av
     Ok(())
 }
 
+/// [`check_type`] for a body that may omit apiVersion/kind.
+pub fn check_type_pub(info: &ResourceInfo, obj: &Value) -> ApiResult<()> {
+    check_type(info, obj, info.kind, &info.api_version())
+}
+
 /// Namespace in the body must agree with the URL; fill it in when absent.
 fn check_namespace(req: &Request, obj: &mut Value) -> ApiResult<()> {
     let info = req.info();
@@ -175,7 +180,30 @@ pub async fn create(req: Request) -> ApiResult<Response> {
     if obj.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty()) {
         return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
     }
-    obj["apiVersion"] = json!(info.api_version());
+    let obj = track_fields(&req, None, None, obj);
+    for _attempt in 0..8 {
+        let name = if given.is_empty() { format!("{generate}{}", random_suffix()) } else { given.clone() };
+        let mut candidate = obj.clone();
+        candidate["metadata"]["name"] = json!(name);
+        match store_new(&req, candidate, dry_run).await {
+            Ok(created) => return Ok(fv::add_warnings(respond_one_with(&req, created, StatusCode::CREATED), &warnings)),
+            Err(e) if e.reason == "AlreadyExists" && given.is_empty() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(ApiError::new(
+        500,
+        "AlreadyExists",
+        format!("{} could not generate a unique name from {generate:?}, try again", info.qualified()),
+    ))
+}
+
+/// Store a new, named object: server-set metadata, create-time resets, defaults,
+/// validation, namespace checks, then the store (unless a dry run). Returns the object as the
+/// client sees it.
+pub async fn store_new(req: &Request, mut obj: Value, dry_run: bool) -> ApiResult<Value> {
+    let info = req.info();
+    let name = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
     {
         let meta = &mut obj["metadata"];
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
@@ -192,37 +220,53 @@ pub async fn create(req: Request) -> ApiResult<Response> {
     }
     strategy::prepare_create(info, &mut obj);
     rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut obj);
-
-    for _attempt in 0..8 {
-        let name = if given.is_empty() { format!("{generate}{}", random_suffix()) } else { given.clone() };
-        obj["metadata"]["name"] = json!(name);
-        if info.group == "batch" && info.kind == "Job" {
-            rkube_api::defaults::prepare_job_for_create(&mut obj);
-        }
-        let errs = rkube_api::validation::validate_create(info.group, info.version, info.kind, &obj);
-        if !errs.is_empty() {
-            return Err(ApiError::invalid(info, &name, crate::error::causes(&errs)));
-        }
-        check_namespace_open(&req, info, &name).await?;
-        if dry_run {
-            return Ok(fv::add_warnings(respond_one_with(&req, obj, StatusCode::CREATED), &warnings));
-        }
-        let key = req.key(&name);
-        match req.srv.store.create(&key, encode_for_store(info, &obj)?).await {
-            Ok(kv) => {
-                decorate(info, &mut obj, kv.mod_revision);
-                return Ok(fv::add_warnings(respond_one_with(&req, obj, StatusCode::CREATED), &warnings));
-            }
-            Err(rkube_store::Error::AlreadyExists(_)) if given.is_empty() => continue,
-            Err(rkube_store::Error::AlreadyExists(_)) => return Err(ApiError::already_exists(info, &name)),
-            Err(e) => return Err(e.into()),
-        }
+    if info.group == "batch" && info.kind == "Job" {
+        rkube_api::defaults::prepare_job_for_create(&mut obj);
     }
-    Err(ApiError::new(
-        500,
-        "AlreadyExists",
-        format!("{} could not generate a unique name from {generate:?}, try again", info.qualified()),
-    ))
+    let errs = rkube_api::validation::validate_create(info.group, info.version, info.kind, &obj);
+    if !errs.is_empty() {
+        return Err(ApiError::invalid(info, &name, crate::error::causes(&errs)));
+    }
+    check_namespace_open(req, info, &name).await?;
+    if dry_run {
+        return Ok(obj);
+    }
+    match req.srv.store.create(&req.key(&name), encode_for_store(info, &obj)?).await {
+        Ok(kv) => {
+            decorate(info, &mut obj, kv.mod_revision);
+            Ok(obj)
+        }
+        Err(rkube_store::Error::AlreadyExists(_)) => Err(ApiError::already_exists(info, &name)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The field manager of a write: the `fieldManager` parameter, else the user agent's
+/// program name, as upstream does.
+pub fn field_manager(req: &Request) -> String {
+    if let Some(m) = req.query.nonempty("fieldManager") {
+        return m.to_string();
+    }
+    let ua = req.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let prog = ua.split('/').next().unwrap_or("").trim();
+    if prog.is_empty() {
+        "unknown".into()
+    } else {
+        prog.chars().take(128).collect()
+    }
+}
+
+/// Record a non-apply write in `metadata.managedFields`.
+pub fn track_fields(req: &Request, old: Option<&Value>, subresource: Option<&str>, new: Value) -> Value {
+    let info = req.info();
+    rkube_api::ssa::track_update(info.group, info.version, info.kind, old, &new, &field_manager(req), subresource, &now_rfc3339())
+}
+
+fn tracked(req: &Request, cur: &Value, subresource: Option<&str>, out: ApiResult<Outcome>) -> ApiResult<Outcome> {
+    match out? {
+        Outcome::Write(new) => Ok(Outcome::Write(track_fields(req, Some(cur), subresource, new))),
+        other => Ok(other),
+    }
 }
 
 /// What an update callback decided.
@@ -384,7 +428,11 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
         if precondition.is_some_and(|p| p != rev) {
             return Err(ApiError::modified(info, &name));
         }
-        merge_update(info, target, cur, &obj)
+        let sub = match target {
+            Target::Status => Some("status"),
+            _ => None,
+        };
+        tracked(&req, cur, sub, merge_update(info, target, cur, &obj))
     })
     .await?;
     Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings))
@@ -423,7 +471,11 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
                 "the name of the object ({pname}) does not match the name on the URL ({name})"
             )));
         }
-        merge_update(info, target, cur, &patched)
+        let sub = match target {
+            Target::Status => Some("status"),
+            _ => None,
+        };
+        tracked(&req, cur, sub, merge_update(info, target, cur, &patched))
     })
     .await?;
     Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings))
@@ -517,7 +569,7 @@ async fn write_scale(req: &Request, name: &str, mut f: impl FnMut(&Value) -> Api
         let n = scale_replicas(&scale, info, name)?;
         let mut new = cur.clone();
         new["spec"]["replicas"] = json!(n);
-        merge_update(info, Target::Main, cur, &new)
+        tracked(req, cur, Some("scale"), merge_update(info, Target::Main, cur, &new))
     })
     .await?;
     Ok(crate::response::json(StatusCode::OK, &scale_of(&out)))
