@@ -74,7 +74,9 @@ fn cpu_utilization(metric: &Value, target: bool) -> Option<Value> {
     }
     if target {
         let t = r.get("target")?;
-        (t.get("type")?.as_str()? == "Utilization").then(|| t.get("averageUtilization").cloned()).flatten()
+        (t.get("type")?.as_str()? == "Utilization")
+            .then(|| t.get("averageUtilization").cloned())
+            .flatten()
     } else {
         r.pointer("/current/averageUtilization").cloned()
     }
@@ -101,7 +103,10 @@ fn hpa_v1_to_v2(obj: &mut Value) {
 
 fn hpa_v2_to_v1(obj: &mut Value) {
     if let Some(spec) = obj.get_mut("spec").and_then(|s| s.as_object_mut()) {
-        let target = spec.get("metrics").and_then(|m| m.as_array()).and_then(|m| m.iter().find_map(|x| cpu_utilization(x, true)));
+        let target = spec
+            .get("metrics")
+            .and_then(|m| m.as_array())
+            .and_then(|m| m.iter().find_map(|x| cpu_utilization(x, true)));
         spec.remove("metrics");
         spec.remove("behavior");
         if let Some(t) = target {
@@ -148,8 +153,14 @@ mod tests {
         let v1 = lookup("autoscaling", "v1", "horizontalpodautoscalers").unwrap();
         let obj = json!({"spec": {"maxReplicas": 5, "targetCPUUtilizationPercentage": 80}, "status": {"currentCPUUtilizationPercentage": 40, "currentReplicas": 1}});
         let stored = to_storage(v1, obj);
-        assert_eq!(stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 80);
-        assert_eq!(stored["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"], 40);
+        assert_eq!(
+            stored["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+            80
+        );
+        assert_eq!(
+            stored["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"],
+            40
+        );
         let back = from_storage(v1, stored);
         assert_eq!(back["spec"]["targetCPUUtilizationPercentage"], 80);
         assert_eq!(back["status"]["currentCPUUtilizationPercentage"], 40);

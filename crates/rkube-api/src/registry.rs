@@ -42,8 +42,16 @@ pub struct ResourceInfo {
 }
 
 /// The usual verbs of a resource.
-pub const ALL_VERBS: &[&str] =
-    &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+pub const ALL_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
 
 impl ResourceInfo {
     pub fn api_version(&self) -> String {
@@ -106,12 +114,16 @@ pub use resources::all;
 
 /// Look up a resource by group, version and plural.
 pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    all().iter().find(|r| r.group == group && r.version == version && r.plural == plural)
+    all()
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
 /// Look up a resource by group, version and kind.
 pub fn lookup_kind(group: &str, version: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    all().iter().find(|r| r.group == group && r.version == version && r.kind == kind)
+    all()
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.kind == kind)
 }
 
 /// All groups (excluding the core group), in discovery order, each with its versions,
@@ -125,13 +137,21 @@ pub fn groups() -> Vec<GroupInfo> {
                     g.versions.push(r.version)
                 }
             }
-            None => out.push(GroupInfo { name: r.group, versions: vec![r.version] }),
+            None => out.push(GroupInfo {
+                name: r.group,
+                versions: vec![r.version],
+            }),
         }
     }
     out
 }
 
 /// Resources of one group-version, in registry order.
-pub fn resources_of<'a>(group: &'a str, version: &'a str) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
-    all().iter().filter(move |r| r.group == group && r.version == version)
+pub fn resources_of<'a>(
+    group: &'a str,
+    version: &'a str,
+) -> impl Iterator<Item = &'static ResourceInfo> + 'a {
+    all()
+        .iter()
+        .filter(move |r| r.group == group && r.version == version)
 }

@@ -92,8 +92,19 @@ static KINDS: &[(&str, &str, &str, Check)] = {
 /// Maps whose values are resource quantities, and scalar quantity fields. JSON numbers are
 /// valid quantities upstream (`cpu: 1`), while the typed `Quantity` only decodes strings.
 const QUANTITY_MAPS: &[&str] = &[
-    "limits", "requests", "capacity", "allocatable", "hard", "used", "min", "max", "default",
-    "defaultRequest", "maxLimitRequestRatio", "overhead", "podFixed",
+    "limits",
+    "requests",
+    "capacity",
+    "allocatable",
+    "hard",
+    "used",
+    "min",
+    "max",
+    "default",
+    "defaultRequest",
+    "maxLimitRequestRatio",
+    "overhead",
+    "podFixed",
 ];
 const QUANTITY_SCALARS: &[&str] = &["sizeLimit", "capacity"];
 
@@ -114,9 +125,16 @@ fn normalize(v: &Value) -> Value {
                 .map(|(k, x)| {
                     let x = match x {
                         Value::Object(inner) if QUANTITY_MAPS.contains(&k.as_str()) => {
-                            Value::Object(inner.iter().map(|(ik, iv)| (ik.clone(), number_to_string(iv))).collect())
+                            Value::Object(
+                                inner
+                                    .iter()
+                                    .map(|(ik, iv)| (ik.clone(), number_to_string(iv)))
+                                    .collect(),
+                            )
                         }
-                        Value::Number(_) if QUANTITY_SCALARS.contains(&k.as_str()) => number_to_string(x),
+                        Value::Number(_) if QUANTITY_SCALARS.contains(&k.as_str()) => {
+                            number_to_string(x)
+                        }
                         _ => normalize(x),
                     };
                     (k.clone(), x)
@@ -131,7 +149,10 @@ fn normalize(v: &Value) -> Value {
 /// Decode `obj` as the typed `group/version` `kind`. `Ok(())` for kinds without a typed
 /// definition. The error text is serde's description of the first wrongly typed field.
 pub fn check_types(group: &str, version: &str, kind: &str, obj: &Value) -> Result<(), String> {
-    let Some((_, _, _, f)) = KINDS.iter().find(|(g, v, k, _)| *g == group && *v == version && *k == kind) else {
+    let Some((_, _, _, f)) = KINDS
+        .iter()
+        .find(|(g, v, k, _)| *g == group && *v == version && *k == kind)
+    else {
         return Ok(());
     };
     // apiVersion/kind were checked by the caller; decoding would insist on exact values.
@@ -161,14 +182,56 @@ mod tests {
     #[test]
     fn wrong_types_are_found() {
         let cases = [
-            ("", "v1", "ConfigMap", json!({"metadata": {"name": "a"}, "data": {"k": "v"}}), true),
-            ("", "v1", "ConfigMap", json!({"metadata": {"name": "a"}, "data": {"k": 5}}), false),
-            ("", "v1", "ConfigMap", json!({"metadata": {"name": "a"}, "data": null}), true),
-            ("apps", "v1", "Deployment", json!({"spec": {"replicas": "three"}}), false),
+            (
+                "",
+                "v1",
+                "ConfigMap",
+                json!({"metadata": {"name": "a"}, "data": {"k": "v"}}),
+                true,
+            ),
+            (
+                "",
+                "v1",
+                "ConfigMap",
+                json!({"metadata": {"name": "a"}, "data": {"k": 5}}),
+                false,
+            ),
+            (
+                "",
+                "v1",
+                "ConfigMap",
+                json!({"metadata": {"name": "a"}, "data": null}),
+                true,
+            ),
+            (
+                "apps",
+                "v1",
+                "Deployment",
+                json!({"spec": {"replicas": "three"}}),
+                false,
+            ),
             // Missing required fields are validation's business, not decoding's.
-            ("apps", "v1", "Deployment", json!({"spec": {"replicas": 3}}), true),
-            ("", "v1", "Pod", json!({"spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": "80"}]}]}}), false),
-            ("", "v1", "Pod", json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": 1}}}]}}), true),
+            (
+                "apps",
+                "v1",
+                "Deployment",
+                json!({"spec": {"replicas": 3}}),
+                true,
+            ),
+            (
+                "",
+                "v1",
+                "Pod",
+                json!({"spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": "80"}]}]}}),
+                false,
+            ),
+            (
+                "",
+                "v1",
+                "Pod",
+                json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": 1}}}]}}),
+                true,
+            ),
             ("example.com", "v1", "Widget", json!({"spec": 5}), true),
         ];
         for (g, v, k, obj, ok) in cases {

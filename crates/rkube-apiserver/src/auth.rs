@@ -54,13 +54,34 @@ impl TokenAuth {
             }
             let f = csv_fields(line);
             if f.len() < 3 {
-                return Err(TokenFileError { line: i + 1, message: "expected at least token,user,uid".into() });
+                return Err(TokenFileError {
+                    line: i + 1,
+                    message: "expected at least token,user,uid".into(),
+                });
             }
             if f[0].is_empty() || f[1].is_empty() {
-                return Err(TokenFileError { line: i + 1, message: "token and user must not be empty".into() });
+                return Err(TokenFileError {
+                    line: i + 1,
+                    message: "token and user must not be empty".into(),
+                });
             }
-            let groups = f.get(3).map(|g| g.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-            tokens.insert(f[0].clone(), User { name: f[1].clone(), uid: f[2].clone(), groups });
+            let groups = f
+                .get(3)
+                .map(|g| {
+                    g.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            tokens.insert(
+                f[0].clone(),
+                User {
+                    name: f[1].clone(),
+                    uid: f[2].clone(),
+                    groups,
+                },
+            );
         }
         Ok(TokenAuth { tokens })
     }
@@ -74,9 +95,21 @@ impl TokenAuth {
 pub fn user_from_cert(der: &[u8]) -> Option<User> {
     let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
     let subject = cert.subject();
-    let name = subject.iter_common_name().next()?.as_str().ok()?.to_string();
-    let groups = subject.iter_organization().filter_map(|o| o.as_str().ok().map(String::from)).collect();
-    Some(User { name, uid: String::new(), groups })
+    let name = subject
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    let groups = subject
+        .iter_organization()
+        .filter_map(|o| o.as_str().ok().map(String::from))
+        .collect();
+    Some(User {
+        name,
+        uid: String::new(),
+        groups,
+    })
 }
 
 #[cfg(test)]

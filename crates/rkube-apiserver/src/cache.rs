@@ -94,7 +94,13 @@ impl WatchCache {
         let (rev_tx, _) = watch::channel(0);
         let cache = Arc::new(WatchCache {
             store,
-            state: RwLock::new(State { revision: 0, oldest: 0, objects: BTreeMap::new(), events: VecDeque::new(), live: broadcast::channel(LIVE_CAPACITY).0 }),
+            state: RwLock::new(State {
+                revision: 0,
+                oldest: 0,
+                objects: BTreeMap::new(),
+                events: VecDeque::new(),
+                live: broadcast::channel(LIVE_CAPACITY).0,
+            }),
             rev_tx,
             window,
         });
@@ -105,11 +111,20 @@ impl WatchCache {
     }
 
     async fn relist(&self) -> ApiResult<i64> {
-        let res = self.store.range("/registry/", RangeOptions::default()).await?;
+        let res = self
+            .store
+            .range("/registry/", RangeOptions::default())
+            .await?;
         let mut objects = BTreeMap::new();
         for kv in res.kvs {
             if let Some(v) = decode(&kv.value, &kv.key) {
-                objects.insert(Arc::from(kv.key.as_str()), Cached { value: Arc::new(v), mod_revision: kv.mod_revision });
+                objects.insert(
+                    Arc::from(kv.key.as_str()),
+                    Cached {
+                        value: Arc::new(v),
+                        mod_revision: kv.mod_revision,
+                    },
+                );
             }
         }
         let mut st = self.state.write().unwrap_or_else(|e| e.into_inner());
@@ -124,13 +139,17 @@ impl WatchCache {
     }
 
     pub fn revision(&self) -> i64 {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).revision
+        self.state
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .revision
     }
 
     /// Wait until the cache has seen `rev`; fails with a 504 after `timeout`.
     pub async fn wait_for(&self, rev: i64, timeout: Duration) -> ApiResult<()> {
         let mut rx = self.rev_tx.subscribe();
-        let reached = tokio::time::timeout(timeout, async { rx.wait_for(|r| *r >= rev).await.is_ok() }).await;
+        let reached =
+            tokio::time::timeout(timeout, async { rx.wait_for(|r| *r >= rev).await.is_ok() }).await;
         match reached {
             Ok(true) => Ok(()),
             _ => Err(ApiError::timeout(format!(
@@ -163,7 +182,10 @@ impl WatchCache {
         };
         let mut items = Vec::new();
         let mut more = false;
-        for (k, c) in st.objects.range::<str, _>((start, std::ops::Bound::Unbounded)) {
+        for (k, c) in st
+            .objects
+            .range::<str, _>((start, std::ops::Bound::Unbounded))
+        {
             if !k.starts_with(prefix) {
                 break;
             }
@@ -176,7 +198,11 @@ impl WatchCache {
             }
             items.push((k.clone(), c.clone()));
         }
-        Snapshot { revision: st.revision, items, more }
+        Snapshot {
+            revision: st.revision,
+            items,
+            more,
+        }
     }
 
     /// Subscribe to changes after `after`. Fails with 410 if they left the window.
@@ -186,8 +212,17 @@ impl WatchCache {
             return Err(ApiError::too_old(after, st.oldest));
         }
         let live = st.live.subscribe();
-        let backlog: Vec<Arc<Change>> = st.events.iter().filter(|e| e.revision > after).cloned().collect();
-        Ok(Subscription { backlog, live, seen: st.revision })
+        let backlog: Vec<Arc<Change>> = st
+            .events
+            .iter()
+            .filter(|e| e.revision > after)
+            .cloned()
+            .collect();
+        Ok(Subscription {
+            backlog,
+            live,
+            seen: st.revision,
+        })
     }
 
     /// The current objects under `prefix` plus a subscription from that state (for watches
@@ -197,11 +232,21 @@ impl WatchCache {
         let live = st.live.subscribe();
         let items = st
             .objects
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(_, c)| c.clone())
             .collect();
-        (items, Subscription { backlog: Vec::new(), live, seen: st.revision })
+        (
+            items,
+            Subscription {
+                backlog: Vec::new(),
+                live,
+                seen: st.revision,
+            },
+        )
     }
 
     fn apply(&self, ev: rkube_store::Event) {
@@ -219,9 +264,25 @@ impl WatchCache {
                     return;
                 };
                 let v = Arc::new(v);
-                st.objects.insert(key.clone(), Cached { value: v.clone(), mod_revision: rev });
-                let change = if prev.is_some() { ChangeType::Modified } else { ChangeType::Added };
-                Change { key, change, revision: rev, object: v, prev }
+                st.objects.insert(
+                    key.clone(),
+                    Cached {
+                        value: v.clone(),
+                        mod_revision: rev,
+                    },
+                );
+                let change = if prev.is_some() {
+                    ChangeType::Modified
+                } else {
+                    ChangeType::Added
+                };
+                Change {
+                    key,
+                    change,
+                    revision: rev,
+                    object: v,
+                    prev,
+                }
             }
             EventType::Delete => {
                 st.objects.remove(&key);
@@ -235,7 +296,13 @@ impl WatchCache {
                         }
                     },
                 };
-                Change { key, change: ChangeType::Deleted, revision: rev, object: last, prev }
+                Change {
+                    key,
+                    change: ChangeType::Deleted,
+                    revision: rev,
+                    object: last,
+                    prev,
+                }
             }
         };
         let change = Arc::new(change);

@@ -105,15 +105,24 @@ pub fn api(accept: Option<&str>, server_address: &str) -> Response {
 }
 
 fn group_json(g: &registry::GroupInfo) -> Value {
-    let versions: Vec<Value> =
-        g.versions.iter().map(|v| json!({"groupVersion": format!("{}/{}", g.name, v), "version": v})).collect();
+    let versions: Vec<Value> = g
+        .versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{}/{}", g.name, v), "version": v}))
+        .collect();
     json!({"name": g.name, "versions": versions, "preferredVersion": versions[0]})
 }
 
 pub fn apis(accept: Option<&str>) -> Response {
     let groups = registry::groups();
     if let Some(v) = aggregated(accept) {
-        return aggregated_list(v, groups.iter().map(|g| aggregated_group(g.name, &g.versions)).collect());
+        return aggregated_list(
+            v,
+            groups
+                .iter()
+                .map(|g| aggregated_group(g.name, &g.versions))
+                .collect(),
+        );
     }
     crate::response::json(
         StatusCode::OK,
@@ -134,7 +143,11 @@ pub fn group(name: &str) -> Response {
 }
 
 pub fn resource_list(group: &str, version: &str) -> Response {
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     let mut out = Vec::new();
     for r in registry::resources_of(group, version) {
         let mut v = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": r.verbs});
@@ -157,5 +170,8 @@ pub fn resource_list(group: &str, version: &str) -> Response {
     if out.is_empty() {
         return ApiError::not_found_path().into_response();
     }
-    crate::response::json(StatusCode::OK, &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
+    crate::response::json(
+        StatusCode::OK,
+        &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}),
+    )
 }

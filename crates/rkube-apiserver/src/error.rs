@@ -4,8 +4,8 @@
 //! reason, HTTP code and message text, so kubectl prints `Error from server (<Reason>): …`
 //! exactly as it does against upstream.
 
-use axum::response::{IntoResponse, Response};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use rkube_api::ResourceInfo;
 use serde_json::{json, Value};
 
@@ -37,12 +37,23 @@ pub fn qualified_kind(r: &ResourceInfo) -> String {
 
 /// Causes of validation errors.
 pub fn causes(errs: &[rkube_api::validation::FieldError]) -> Vec<Cause> {
-    errs.iter().map(|e| Cause { reason: e.reason(), field: e.field.clone(), message: e.message() }).collect()
+    errs.iter()
+        .map(|e| Cause {
+            reason: e.reason(),
+            field: e.field.clone(),
+            message: e.message(),
+        })
+        .collect()
 }
 
 impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, r: &ResourceInfo, name: &str) -> Self {
@@ -55,8 +66,12 @@ impl ApiError {
     }
 
     pub fn not_found(r: &ResourceInfo, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{}\" not found", r.qualified(), name))
-            .with_details(r, name)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", r.qualified(), name),
+        )
+        .with_details(r, name)
     }
 
     pub fn namespace_not_found(ns: &str) -> Self {
@@ -69,15 +84,24 @@ impl ApiError {
     }
 
     pub fn already_exists(r: &ResourceInfo, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{}\" already exists", r.qualified(), name))
-            .with_details(r, name)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", r.qualified(), name),
+        )
+        .with_details(r, name)
     }
 
     pub fn conflict(r: &ResourceInfo, name: &str, why: &str) -> Self {
         Self::new(
             409,
             "Conflict",
-            format!("Operation cannot be fulfilled on {} \"{}\": {}", r.qualified(), name, why),
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": {}",
+                r.qualified(),
+                name,
+                why
+            ),
         )
         .with_details(r, name)
     }
@@ -91,17 +115,31 @@ impl ApiError {
     }
 
     pub fn forbidden(r: &ResourceInfo, name: &str, why: &str) -> Self {
-        Self::new(403, "Forbidden", format!("{} \"{}\" is forbidden: {}", r.qualified(), name, why))
-            .with_details(r, name)
+        Self::new(
+            403,
+            "Forbidden",
+            format!("{} \"{}\" is forbidden: {}", r.qualified(), name, why),
+        )
+        .with_details(r, name)
     }
 
     /// 422 Invalid, as `The <Kind> "<name>" is invalid: <field>: <message>, …`.
     pub fn invalid(r: &ResourceInfo, name: &str, causes: Vec<Cause>) -> Self {
         let text: Vec<String> = causes
             .iter()
-            .map(|c| if c.field.is_empty() { c.message.clone() } else { format!("{}: {}", c.field, c.message) })
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
-        let joined = if text.len() == 1 { text[0].clone() } else { format!("[{}]", text.join(", ")) };
+        let joined = if text.len() == 1 {
+            text[0].clone()
+        } else {
+            format!("[{}]", text.join(", "))
+        };
         let mut details = json!({
             "name": name,
             "kind": r.kind,
@@ -120,8 +158,15 @@ impl ApiError {
 
     /// 422 on request options, e.g. `PatchOptions.meta.k8s.io "" is invalid: fieldManager: …`.
     pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> Self {
-        let text: Vec<String> = causes.iter().map(|c| format!("{}: {}", c.field, c.message)).collect();
-        let joined = if text.len() == 1 { text[0].clone() } else { format!("[{}]", text.join(", ")) };
+        let text: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if text.len() == 1 {
+            text[0].clone()
+        } else {
+            format!("[{}]", text.join(", "))
+        };
         ApiError {
             code: 422,
             reason: "Invalid",
@@ -158,7 +203,11 @@ impl ApiError {
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
     }
 
     pub fn timeout(message: impl Into<String>) -> Self {
@@ -166,11 +215,19 @@ impl ApiError {
     }
 
     pub fn not_found_path() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     pub fn too_large() -> Self {
-        Self::new(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: limit is 3145728",
+        )
     }
 
     pub fn to_status(&self) -> Value {
@@ -193,7 +250,10 @@ impl ApiError {
 impl From<rkube_store::Error> for ApiError {
     fn from(e: rkube_store::Error) -> Self {
         match e {
-            rkube_store::Error::Compacted { requested, compacted } => ApiError::too_old(requested, compacted),
+            rkube_store::Error::Compacted {
+                requested,
+                compacted,
+            } => ApiError::too_old(requested, compacted),
             rkube_store::Error::FutureRevision { requested, .. } => ApiError::timeout(format!(
                 "Too large resource version: {requested}, current: unknown"
             )),

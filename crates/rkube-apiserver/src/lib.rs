@@ -61,14 +61,21 @@ impl Server {
     /// Fill the watch cache, create the default namespaces and start background loops.
     pub async fn start(cfg: Config) -> Result<Arc<Server>, ApiError> {
         let cache = cache::WatchCache::start(cfg.store.clone(), cfg.watch_cache_window).await?;
-        let srv = Arc::new(Server { store: cfg.store, cache, tokens: cfg.tokens, advertise_address: cfg.advertise_address });
+        let srv = Arc::new(Server {
+            store: cfg.store,
+            cache,
+            tokens: cfg.tokens,
+            advertise_address: cfg.advertise_address,
+        });
         lifecycle::bootstrap(&srv).await?;
         lifecycle::spawn_loops(&srv, cfg.event_ttl, cfg.compact_interval);
         Ok(srv)
     }
 
     pub fn router(self: &Arc<Self>) -> axum::Router {
-        axum::Router::new().fallback(handle).with_state(self.clone())
+        axum::Router::new()
+            .fallback(handle)
+            .with_state(self.clone())
     }
 
     fn authenticate(&self, req: &HttpRequest) -> Option<User> {
@@ -76,7 +83,10 @@ impl Server {
             return Some(u.clone());
         }
         let auth = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-        let token = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer "))?.trim();
+        let token = auth
+            .strip_prefix("Bearer ")
+            .or_else(|| auth.strip_prefix("bearer "))?
+            .trim();
         self.tokens.lookup(token).cloned()
     }
 }
@@ -107,7 +117,11 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
         return openapi_v3(path).await;
     }
-    let accept = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(String::from);
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
     let get = req.method() == Method::GET;
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
@@ -127,7 +141,14 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
         Ok(b) => b,
         Err(_) => return ApiError::too_large().into_response(),
     };
-    let r = rest::Request { srv, user, path: rp, query: Query::parse(parts.uri.query()), headers: parts.headers, body };
+    let r = rest::Request {
+        srv,
+        user,
+        path: rp,
+        query: Query::parse(parts.uri.query()),
+        headers: parts.headers,
+        body,
+    };
     match rest::dispatch(r, &parts.method).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
@@ -144,7 +165,9 @@ pub fn empty() -> Body {
 async fn openapi_v3(path: String) -> Response {
     let doc = tokio::task::spawn_blocking(move || {
         if path == "/openapi/v3" {
-            serde_json::to_vec(&rkube_api::openapi::v3_index()).ok().map(|b| (std::sync::Arc::new(b), String::new()))
+            serde_json::to_vec(&rkube_api::openapi::v3_index())
+                .ok()
+                .map(|b| (std::sync::Arc::new(b), String::new()))
         } else {
             rkube_api::openapi::v3_document_bytes(&path)
         }

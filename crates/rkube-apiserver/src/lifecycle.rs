@@ -16,7 +16,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 pub async fn bootstrap(srv: &Arc<Server>) -> ApiResult<()> {
     for ns in SYSTEM_NAMESPACES {
@@ -33,7 +34,8 @@ pub async fn bootstrap(srv: &Arc<Server>) -> ApiResult<()> {
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},
         });
-        let info = registry::lookup("", "v1", "namespaces").ok_or_else(|| ApiError::internal("namespaces are not registered"))?;
+        let info = registry::lookup("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::internal("namespaces are not registered"))?;
         match srv.store.create(&key, encode_for_store(info, &obj)?).await {
             Ok(_) => tracing::info!("created namespace {ns}"),
             Err(rkube_store::Error::AlreadyExists(_)) => {}
@@ -89,11 +91,20 @@ pub fn spawn_loops(srv: &Arc<Server>, event_ttl: Duration, compact_interval: Opt
     }
 }
 
-fn internal_request(srv: &Arc<Server>, info: &'static ResourceInfo, namespace: Option<&str>) -> Request {
+fn internal_request(
+    srv: &Arc<Server>,
+    info: &'static ResourceInfo,
+    namespace: Option<&str>,
+) -> Request {
     Request {
         srv: srv.clone(),
         user: None,
-        path: ResourcePath { info, namespace: namespace.map(String::from), name: None, subresource: None },
+        path: ResourcePath {
+            info,
+            namespace: namespace.map(String::from),
+            name: None,
+            subresource: None,
+        },
         query: Query::default(),
         headers: Default::default(),
         body: Default::default(),
@@ -110,26 +121,44 @@ fn namespaced_storages() -> Vec<&'static ResourceInfo> {
 }
 
 async fn finalize_namespaces(srv: &Arc<Server>) -> ApiResult<()> {
-    let Some(ns_info) = registry::lookup("", "v1", "namespaces") else { return Ok(()) };
+    let Some(ns_info) = registry::lookup("", "v1", "namespaces") else {
+        return Ok(());
+    };
     let terminating: Vec<String> = srv
         .cache
-        .list(&ns_info.key_prefix(), None, 0, &|v| v.pointer("/metadata/deletionTimestamp").is_some_and(|d| !d.is_null()))
+        .list(&ns_info.key_prefix(), None, 0, &|v| {
+            v.pointer("/metadata/deletionTimestamp")
+                .is_some_and(|d| !d.is_null())
+        })
         .items
         .iter()
-        .filter_map(|(_, c)| c.value.pointer("/metadata/name").and_then(|n| n.as_str()).map(String::from))
+        .filter_map(|(_, c)| {
+            c.value
+                .pointer("/metadata/name")
+                .and_then(|n| n.as_str())
+                .map(String::from)
+        })
         .collect();
     for ns in terminating {
         let mut remaining = 0usize;
         for info in namespaced_storages() {
             let req = internal_request(srv, info, Some(&ns));
-            let snap = srv.cache.list(&info.namespace_prefix(&ns), None, 0, &|_| true);
+            let snap = srv
+                .cache
+                .list(&info.namespace_prefix(&ns), None, 0, &|_| true);
             for (_, c) in snap.items {
                 remaining += 1;
-                let Some(name) = c.value.pointer("/metadata/name").and_then(|n| n.as_str()) else { continue };
+                let Some(name) = c.value.pointer("/metadata/name").and_then(|n| n.as_str()) else {
+                    continue;
+                };
                 match delete_one(&req, name, &DeleteOptions::default()).await {
                     Ok(_) => {}
                     Err(e) if e.code == 404 => {}
-                    Err(e) => tracing::warn!("failed to delete {}/{name} in namespace {ns}: {}", info.plural, e.message),
+                    Err(e) => tracing::warn!(
+                        "failed to delete {}/{name} in namespace {ns}: {}",
+                        info.plural,
+                        e.message
+                    ),
                 }
             }
         }
@@ -141,20 +170,41 @@ async fn finalize_namespaces(srv: &Arc<Server>) -> ApiResult<()> {
 }
 
 /// Drop the `kubernetes` finalizer and, when nothing else holds it, delete the namespace.
-async fn finish_namespace(srv: &Arc<Server>, info: &'static ResourceInfo, ns: &str) -> ApiResult<()> {
+async fn finish_namespace(
+    srv: &Arc<Server>,
+    info: &'static ResourceInfo,
+    ns: &str,
+) -> ApiResult<()> {
     let key = info.key(None, ns);
     for _ in 0..8 {
-        let Some(kv) = srv.store.get(&key).await? else { return Ok(()) };
+        let Some(kv) = srv.store.get(&key).await? else {
+            return Ok(());
+        };
         let mut obj: Value = decode_stored(&key, &kv.value)?;
-        if let Some(f) = obj.pointer_mut("/spec/finalizers").and_then(|f| f.as_array_mut()) {
+        if let Some(f) = obj
+            .pointer_mut("/spec/finalizers")
+            .and_then(|f| f.as_array_mut())
+        {
             f.retain(|x| x.as_str() != Some("kubernetes"));
         }
-        let spec_done = obj.pointer("/spec/finalizers").and_then(|f| f.as_array()).is_none_or(|a| a.is_empty());
-        let meta_done = obj.pointer("/metadata/finalizers").and_then(|f| f.as_array()).is_none_or(|a| a.is_empty());
+        let spec_done = obj
+            .pointer("/spec/finalizers")
+            .and_then(|f| f.as_array())
+            .is_none_or(|a| a.is_empty());
+        let meta_done = obj
+            .pointer("/metadata/finalizers")
+            .and_then(|f| f.as_array())
+            .is_none_or(|a| a.is_empty());
         let res = if spec_done && meta_done {
-            srv.store.delete(&key, Some(kv.mod_revision)).await.map(|_| ())
+            srv.store
+                .delete(&key, Some(kv.mod_revision))
+                .await
+                .map(|_| ())
         } else {
-            srv.store.update(&key, encode_for_store(info, &obj)?, kv.mod_revision).await.map(|_| ())
+            srv.store
+                .update(&key, encode_for_store(info, &obj)?, kv.mod_revision)
+                .await
+                .map(|_| ())
         };
         match res {
             Ok(()) => {
@@ -170,21 +220,33 @@ async fn finish_namespace(srv: &Arc<Server>, info: &'static ResourceInfo, ns: &s
 }
 
 fn event_last_seen(ev: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
-    ["/series/lastObservedTime", "/lastTimestamp", "/eventTime", "/deprecatedLastTimestamp", "/metadata/creationTimestamp"]
-        .iter()
-        .filter_map(|p| ev.pointer(p).and_then(|v| v.as_str()))
-        .filter_map(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .max()
+    [
+        "/series/lastObservedTime",
+        "/lastTimestamp",
+        "/eventTime",
+        "/deprecatedLastTimestamp",
+        "/metadata/creationTimestamp",
+    ]
+    .iter()
+    .filter_map(|p| ev.pointer(p).and_then(|v| v.as_str()))
+    .filter_map(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    .map(|t| t.with_timezone(&chrono::Utc))
+    .max()
 }
 
 async fn expire_events(srv: &Arc<Server>, ttl: Duration) -> ApiResult<()> {
-    let Some(info) = registry::lookup("", "v1", "events") else { return Ok(()) };
+    let Some(info) = registry::lookup("", "v1", "events") else {
+        return Ok(());
+    };
     let cutoff = chrono::Utc::now() - chrono::Duration::from_std(ttl).unwrap_or_default();
-    let snap = srv.cache.list(&info.key_prefix(), None, 0, &|v| event_last_seen(v).is_some_and(|t| t < cutoff));
+    let snap = srv.cache.list(&info.key_prefix(), None, 0, &|v| {
+        event_last_seen(v).is_some_and(|t| t < cutoff)
+    });
     for (key, c) in snap.items {
         match srv.store.delete(&key, Some(c.mod_revision)).await {
-            Ok(_) | Err(rkube_store::Error::NotFound(_)) | Err(rkube_store::Error::Conflict { .. }) => {}
+            Ok(_)
+            | Err(rkube_store::Error::NotFound(_))
+            | Err(rkube_store::Error::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }

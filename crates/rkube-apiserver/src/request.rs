@@ -22,7 +22,11 @@ pub enum Route {
 }
 
 pub fn parse_path(path: &str) -> Route {
-    let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
@@ -30,13 +34,20 @@ pub fn parse_path(path: &str) -> Route {
     };
     let resolve = |plural: &str| registry::lookup(group, version, plural);
     let (namespace, rest) = match rest {
-        ["namespaces", ns, res, tail @ ..] if resolve(res).is_some_and(|r| r.namespaced) => {
-            (Some(ns.to_string()), std::iter::once(*res).chain(tail.iter().copied()).collect::<Vec<_>>())
-        }
+        ["namespaces", ns, res, tail @ ..] if resolve(res).is_some_and(|r| r.namespaced) => (
+            Some(ns.to_string()),
+            std::iter::once(*res)
+                .chain(tail.iter().copied())
+                .collect::<Vec<_>>(),
+        ),
         _ => (None, rest.to_vec()),
     };
-    let Some(plural) = rest.first() else { return Route::NotFound };
-    let Some(info) = resolve(plural) else { return Route::NotFound };
+    let Some(plural) = rest.first() else {
+        return Route::NotFound;
+    };
+    let Some(info) = resolve(plural) else {
+        return Route::NotFound;
+    };
     if rest.len() > 3 {
         // Proxy subresources carry a trailing path; they are served elsewhere.
         if rest.get(2) != Some(&"proxy") {
@@ -107,7 +118,9 @@ pub fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) => {
                         out.push(v);
@@ -134,7 +147,9 @@ pub enum Representation {
 }
 
 pub fn representation(accept: Option<&str>) -> Representation {
-    let Some(accept) = accept else { return Representation::Object };
+    let Some(accept) = accept else {
+        return Representation::Object;
+    };
     for part in accept.split(',') {
         let params: Vec<&str> = part.split(';').map(|s| s.trim()).collect();
         let mime = params.first().copied().unwrap_or("");
@@ -144,15 +159,25 @@ pub fn representation(accept: Option<&str>) -> Representation {
             }
             continue;
         }
-        let get = |k: &str| params.iter().find_map(|p| p.strip_prefix(&format!("{k}=")[..]));
+        let get = |k: &str| {
+            params
+                .iter()
+                .find_map(|p| p.strip_prefix(&format!("{k}=")[..]))
+        };
         match (get("as"), get("g"), get("v")) {
-            (Some("Table"), Some("meta.k8s.io"), Some("v1")) => return Representation::Table("meta.k8s.io/v1"),
+            (Some("Table"), Some("meta.k8s.io"), Some("v1")) => {
+                return Representation::Table("meta.k8s.io/v1")
+            }
             (Some("Table"), Some("meta.k8s.io"), Some("v1beta1")) => {
                 return Representation::Table("meta.k8s.io/v1beta1")
             }
             (Some("PartialObjectMetadata"), Some("meta.k8s.io"), Some(v))
             | (Some("PartialObjectMetadataList"), Some("meta.k8s.io"), Some(v)) => {
-                return Representation::PartialMetadata(if v == "v1" { "meta.k8s.io/v1" } else { "meta.k8s.io/v1beta1" })
+                return Representation::PartialMetadata(if v == "v1" {
+                    "meta.k8s.io/v1"
+                } else {
+                    "meta.k8s.io/v1beta1"
+                })
             }
             (None, _, _) => return Representation::Object,
             _ => continue,
@@ -168,18 +193,44 @@ mod tests {
     #[test]
     fn paths() {
         // (path, (plural, namespace, name, subresource)); None = not found
-        type Want = Option<(&'static str, Option<&'static str>, Option<&'static str>, Option<&'static str>)>;
+        type Want = Option<(
+            &'static str,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+        )>;
         let cases: &[(&str, Want)] = &[
             ("/api/v1/pods", Some(("pods", None, None, None))),
-            ("/api/v1/namespaces/default/pods", Some(("pods", Some("default"), None, None))),
-            ("/api/v1/namespaces/default/pods/web", Some(("pods", Some("default"), Some("web"), None))),
-            ("/api/v1/namespaces/default/pods/web/status", Some(("pods", Some("default"), Some("web"), Some("status")))),
+            (
+                "/api/v1/namespaces/default/pods",
+                Some(("pods", Some("default"), None, None)),
+            ),
+            (
+                "/api/v1/namespaces/default/pods/web",
+                Some(("pods", Some("default"), Some("web"), None)),
+            ),
+            (
+                "/api/v1/namespaces/default/pods/web/status",
+                Some(("pods", Some("default"), Some("web"), Some("status"))),
+            ),
             ("/api/v1/namespaces", Some(("namespaces", None, None, None))),
-            ("/api/v1/namespaces/kube-system", Some(("namespaces", None, Some("kube-system"), None))),
-            ("/api/v1/namespaces/x/finalize", Some(("namespaces", None, Some("x"), Some("finalize")))),
+            (
+                "/api/v1/namespaces/kube-system",
+                Some(("namespaces", None, Some("kube-system"), None)),
+            ),
+            (
+                "/api/v1/namespaces/x/finalize",
+                Some(("namespaces", None, Some("x"), Some("finalize"))),
+            ),
             ("/api/v1/nodes/n1", Some(("nodes", None, Some("n1"), None))),
-            ("/apis/apps/v1/namespaces/a/deployments/d/scale", Some(("deployments", Some("a"), Some("d"), Some("scale")))),
-            ("/apis/apps/v1/deployments", Some(("deployments", None, None, None))),
+            (
+                "/apis/apps/v1/namespaces/a/deployments/d/scale",
+                Some(("deployments", Some("a"), Some("d"), Some("scale"))),
+            ),
+            (
+                "/apis/apps/v1/deployments",
+                Some(("deployments", None, None, None)),
+            ),
             ("/apis/apps/v9/deployments", None),
             ("/api/v1/bogus", None),
             ("/api", None),
@@ -201,7 +252,9 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb%2Ctier+in+%28a%29&limit=500&watch=true"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Ctier+in+%28a%29&limit=500&watch=true",
+        ));
         assert_eq!(q.get("labelSelector"), Some("app=web,tier in (a)"));
         assert_eq!(q.int("limit").unwrap(), Some(500));
         assert!(q.flag("watch"));
@@ -212,13 +265,24 @@ mod tests {
     #[test]
     fn accept_negotiation() {
         let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
-        assert_eq!(representation(Some(kubectl)), Representation::Table("meta.k8s.io/v1"));
-        assert_eq!(representation(Some("application/json")), Representation::Object);
+        assert_eq!(
+            representation(Some(kubectl)),
+            Representation::Table("meta.k8s.io/v1")
+        );
+        assert_eq!(
+            representation(Some("application/json")),
+            Representation::Object
+        );
         assert_eq!(representation(None), Representation::Object);
         assert_eq!(
-            representation(Some("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json")),
+            representation(Some(
+                "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+            )),
             Representation::PartialMetadata("meta.k8s.io/v1")
         );
-        assert_eq!(representation(Some("application/vnd.kubernetes.protobuf,application/json")), Representation::Object);
+        assert_eq!(
+            representation(Some("application/vnd.kubernetes.protobuf,application/json")),
+            Representation::Object
+        );
     }
 }

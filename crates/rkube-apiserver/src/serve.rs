@@ -21,7 +21,11 @@ pub enum TlsError {
 }
 
 /// Build the server TLS config from PEM: our chain and key, and the CA that signs clients.
-pub fn tls_config(cert_pem: &[u8], key_pem: &[u8], client_ca_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+pub fn tls_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    client_ca_pem: &[u8],
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Pem(e.to_string()))?;

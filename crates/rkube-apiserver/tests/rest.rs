@@ -34,28 +34,56 @@ impl T {
         T { srv }
     }
 
-    async fn raw(&self, method: Method, uri: &str, ct: &str, body: Vec<u8>, accept: Option<&str>, auth: bool) -> (StatusCode, Value) {
-        let mut b = Request::builder().method(method).uri(uri).header("content-type", ct);
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        ct: &str,
+        body: Vec<u8>,
+        accept: Option<&str>,
+        auth: bool,
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", ct);
         if let Some(a) = accept {
             b = b.header("accept", a);
         }
         let mut req = b.body(Body::from(body)).unwrap();
         if auth {
-            req.extensions_mut().insert(ConnIdentity(Some(User { name: "admin".into(), uid: String::new(), groups: vec!["system:masters".into()] })));
+            req.extensions_mut().insert(ConnIdentity(Some(User {
+                name: "admin".into(),
+                uid: String::new(),
+                groups: vec!["system:masters".into()],
+            })));
         }
         let resp = self.srv.router().oneshot(req).await.unwrap();
         let code = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
         (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let b = body.map(|v| serde_json::to_vec(&v).unwrap()).unwrap_or_default();
-        self.raw(method, uri, "application/json", b, None, true).await
+        let b = body
+            .map(|v| serde_json::to_vec(&v).unwrap())
+            .unwrap_or_default();
+        self.raw(method, uri, "application/json", b, None, true)
+            .await
     }
 
     async fn patch(&self, uri: &str, ct: &str, body: Value) -> (StatusCode, Value) {
-        self.raw(Method::PATCH, uri, ct, serde_json::to_vec(&body).unwrap(), None, true).await
+        self.raw(
+            Method::PATCH,
+            uri,
+            ct,
+            serde_json::to_vec(&body).unwrap(),
+            None,
+            true,
+        )
+        .await
     }
 }
 
@@ -80,49 +108,216 @@ async fn create_get_conflict_and_errors() {
     assert_eq!(c, StatusCode::CREATED, "{v}");
     assert!(v["metadata"]["uid"].is_string());
     assert!(v["metadata"]["creationTimestamp"].is_string());
-    let rv = v["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let rv = v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // (method, uri, body, code, reason, message fragment)
-    type Case = (Method, String, Option<Value>, u16, &'static str, &'static str);
+    type Case = (
+        Method,
+        String,
+        Option<Value>,
+        u16,
+        &'static str,
+        &'static str,
+    );
     let cases: Vec<Case> = vec![
-        (Method::POST, CMS.into(), Some(cm("a")), 409, "AlreadyExists", "configmaps \"a\" already exists"),
-        (Method::GET, format!("{CMS}/nope"), None, 404, "NotFound", "configmaps \"nope\" not found"),
-        (Method::POST, "/api/v1/namespaces/missing/configmaps".into(), Some(cm("x")), 404, "NotFound", "namespaces \"missing\" not found"),
-        (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "other"}})), 400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request"),
-        (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}})), 422, "Invalid", "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""),
-        (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}})), 400, "BadRequest", "does not match the expected kind"),
-        (Method::POST, CMS.into(), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})), 422, "Invalid", "name or generateName is required"),
-        (Method::PUT, format!("{CMS}/a"), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "1"}})), 409, "Conflict", "Operation cannot be fulfilled on configmaps \"a\": the object has been modified"),
-        (Method::PUT, format!("{CMS}/a"), Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})), 400, "BadRequest", "does not match the name on the URL"),
-        (Method::GET, format!("{CMS}?labelSelector=a+in+b"), None, 400, "BadRequest", "unable to parse requirement"),
-        (Method::GET, format!("{CMS}?fieldSelector=spec.bogus%3Dx"), None, 400, "BadRequest", "\"spec.bogus\" is not a known field selector"),
-        (Method::GET, "/api/v1/namespaces/default/pods?fieldSelector=spec.bogus%3Dx".into(), None, 400, "BadRequest", "field label not supported: spec.bogus"),
-        (Method::GET, format!("{CMS}?limit=x"), None, 400, "BadRequest", "limit"),
-        (Method::GET, "/api/v1/bogus".into(), None, 404, "NotFound", "the server could not find the requested resource"),
-        (Method::DELETE, "/api/v1/namespaces/default".into(), None, 403, "Forbidden", "this namespace may not be deleted"),
-        (Method::POST, "/api/v1/namespaces/default/componentstatuses".into(), Some(json!({})), 404, "NotFound", ""),
+        (
+            Method::POST,
+            CMS.into(),
+            Some(cm("a")),
+            409,
+            "AlreadyExists",
+            "configmaps \"a\" already exists",
+        ),
+        (
+            Method::GET,
+            format!("{CMS}/nope"),
+            None,
+            404,
+            "NotFound",
+            "configmaps \"nope\" not found",
+        ),
+        (
+            Method::POST,
+            "/api/v1/namespaces/missing/configmaps".into(),
+            Some(cm("x")),
+            404,
+            "NotFound",
+            "namespaces \"missing\" not found",
+        ),
+        (
+            Method::POST,
+            CMS.into(),
+            Some(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "other"}}),
+            ),
+            400,
+            "BadRequest",
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ),
+        (
+            Method::POST,
+            CMS.into(),
+            Some(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Bad_Name"}}),
+            ),
+            422,
+            "Invalid",
+            "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\"",
+        ),
+        (
+            Method::POST,
+            CMS.into(),
+            Some(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}})),
+            400,
+            "BadRequest",
+            "does not match the expected kind",
+        ),
+        (
+            Method::POST,
+            CMS.into(),
+            Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})),
+            422,
+            "Invalid",
+            "name or generateName is required",
+        ),
+        (
+            Method::PUT,
+            format!("{CMS}/a"),
+            Some(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "1"}}),
+            ),
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled on configmaps \"a\": the object has been modified",
+        ),
+        (
+            Method::PUT,
+            format!("{CMS}/a"),
+            Some(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})),
+            400,
+            "BadRequest",
+            "does not match the name on the URL",
+        ),
+        (
+            Method::GET,
+            format!("{CMS}?labelSelector=a+in+b"),
+            None,
+            400,
+            "BadRequest",
+            "unable to parse requirement",
+        ),
+        (
+            Method::GET,
+            format!("{CMS}?fieldSelector=spec.bogus%3Dx"),
+            None,
+            400,
+            "BadRequest",
+            "\"spec.bogus\" is not a known field selector",
+        ),
+        (
+            Method::GET,
+            "/api/v1/namespaces/default/pods?fieldSelector=spec.bogus%3Dx".into(),
+            None,
+            400,
+            "BadRequest",
+            "field label not supported: spec.bogus",
+        ),
+        (
+            Method::GET,
+            format!("{CMS}?limit=x"),
+            None,
+            400,
+            "BadRequest",
+            "limit",
+        ),
+        (
+            Method::GET,
+            "/api/v1/bogus".into(),
+            None,
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/namespaces/default".into(),
+            None,
+            403,
+            "Forbidden",
+            "this namespace may not be deleted",
+        ),
+        (
+            Method::POST,
+            "/api/v1/namespaces/default/componentstatuses".into(),
+            Some(json!({})),
+            404,
+            "NotFound",
+            "",
+        ),
     ];
     for (m, uri, body, code, reason, msg) in cases {
         let (c, v) = t.call(m.clone(), &uri, body).await;
         assert_eq!(c.as_u16(), code, "{m} {uri}: {v}");
         assert_eq!(v["kind"], "Status", "{m} {uri}");
         assert_eq!(v["reason"], reason, "{m} {uri}: {v}");
-        assert!(v["message"].as_str().unwrap_or("").contains(msg), "{m} {uri}: {v}");
+        assert!(
+            v["message"].as_str().unwrap_or("").contains(msg),
+            "{m} {uri}: {v}"
+        );
     }
     // Nothing above changed the object.
     let (_, v) = t.call(Method::GET, &format!("{CMS}/a"), None).await;
     assert_eq!(v["metadata"]["resourceVersion"].as_str().unwrap(), rv);
 
     // Malformed bodies, oversized bodies and unknown media types never write.
-    let (c, v) = t.raw(Method::POST, CMS, "application/json", b"{not json".to_vec(), None, true).await;
-    assert_eq!((c.as_u16(), v["reason"].as_str()), (400, Some("BadRequest")));
-    let (c, v) = t.raw(Method::POST, CMS, "application/yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n".to_vec(), None, true).await;
+    let (c, v) = t
+        .raw(
+            Method::POST,
+            CMS,
+            "application/json",
+            b"{not json".to_vec(),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(
+        (c.as_u16(), v["reason"].as_str()),
+        (400, Some("BadRequest"))
+    );
+    let (c, v) = t
+        .raw(
+            Method::POST,
+            CMS,
+            "application/yaml",
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: y}\n".to_vec(),
+            None,
+            true,
+        )
+        .await;
     assert_eq!(c.as_u16(), 201, "{v}");
     let big = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"x": "y".repeat(3 * 1024 * 1024 + 10)}});
     let (c, v) = t.call(Method::POST, CMS, Some(big)).await;
-    assert_eq!((c.as_u16(), v["reason"].as_str()), (413, Some("RequestEntityTooLarge")));
-    let (c, v) = t.raw(Method::POST, CMS, "application/xml", b"<x/>".to_vec(), None, true).await;
-    assert_eq!((c.as_u16(), v["reason"].as_str()), (415, Some("UnsupportedMediaType")));
+    assert_eq!(
+        (c.as_u16(), v["reason"].as_str()),
+        (413, Some("RequestEntityTooLarge"))
+    );
+    let (c, v) = t
+        .raw(
+            Method::POST,
+            CMS,
+            "application/xml",
+            b"<x/>".to_vec(),
+            None,
+            true,
+        )
+        .await;
+    assert_eq!(
+        (c.as_u16(), v["reason"].as_str()),
+        (415, Some("UnsupportedMediaType"))
+    );
     let (c, _) = t.call(Method::GET, &format!("{CMS}/big"), None).await;
     assert_eq!(c.as_u16(), 404);
 }
@@ -130,12 +325,31 @@ async fn create_get_conflict_and_errors() {
 #[tokio::test]
 async fn anonymous_is_unauthorized_but_tokens_work() {
     let t = T::new().await;
-    let (c, v) = t.raw(Method::GET, CMS, "application/json", vec![], None, false).await;
-    assert_eq!((c.as_u16(), v["reason"].as_str()), (401, Some("Unauthorized")));
-    let req = Request::builder().uri(CMS).header("authorization", "Bearer tok").body(Body::empty()).unwrap();
-    assert_eq!(t.srv.router().oneshot(req).await.unwrap().status(), StatusCode::OK);
-    let req = Request::builder().uri(CMS).header("authorization", "Bearer wrong").body(Body::empty()).unwrap();
-    assert_eq!(t.srv.router().oneshot(req).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let (c, v) = t
+        .raw(Method::GET, CMS, "application/json", vec![], None, false)
+        .await;
+    assert_eq!(
+        (c.as_u16(), v["reason"].as_str()),
+        (401, Some("Unauthorized"))
+    );
+    let req = Request::builder()
+        .uri(CMS)
+        .header("authorization", "Bearer tok")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        t.srv.router().oneshot(req).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let req = Request::builder()
+        .uri(CMS)
+        .header("authorization", "Bearer wrong")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        t.srv.router().oneshot(req).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -150,21 +364,41 @@ async fn status_is_separate_and_generation_tracks_spec() {
     let mut s = v.clone();
     s["status"] = json!({"replicas": 3});
     s["spec"]["replicas"] = json!(9);
-    let (c, v) = t.call(Method::PUT, &format!("{DEPLOYS}/d/status"), Some(s)).await;
+    let (c, v) = t
+        .call(Method::PUT, &format!("{DEPLOYS}/d/status"), Some(s))
+        .await;
     assert_eq!(c, StatusCode::OK, "{v}");
     assert_eq!(v["status"]["replicas"], 3);
     assert_eq!(v["spec"]["replicas"], 1);
     assert_eq!(v["metadata"]["generation"], 1);
 
     // Label change: no generation bump; spec change: bump; status in a main write is ignored.
-    let (_, v) = t.patch(&format!("{DEPLOYS}/d"), "application/merge-patch+json", json!({"metadata": {"labels": {"x": "y"}}})).await;
+    let (_, v) = t
+        .patch(
+            &format!("{DEPLOYS}/d"),
+            "application/merge-patch+json",
+            json!({"metadata": {"labels": {"x": "y"}}}),
+        )
+        .await;
     assert_eq!(v["metadata"]["generation"], 1);
-    let (_, v) = t.patch(&format!("{DEPLOYS}/d"), "application/merge-patch+json", json!({"spec": {"replicas": 2}, "status": {"replicas": 100}})).await;
+    let (_, v) = t
+        .patch(
+            &format!("{DEPLOYS}/d"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 2}, "status": {"replicas": 100}}),
+        )
+        .await;
     assert_eq!(v["metadata"]["generation"], 2);
     assert_eq!(v["status"]["replicas"], 3);
 
     // Scale subresource.
-    let (c, v) = t.patch(&format!("{DEPLOYS}/d/scale"), "application/merge-patch+json", json!({"spec": {"replicas": 5}})).await;
+    let (c, v) = t
+        .patch(
+            &format!("{DEPLOYS}/d/scale"),
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 5}}),
+        )
+        .await;
     assert_eq!(c, StatusCode::OK, "{v}");
     assert_eq!(v["kind"], "Scale");
     assert_eq!(v["spec"]["replicas"], 5);
@@ -174,9 +408,21 @@ async fn status_is_separate_and_generation_tracks_spec() {
     assert_eq!(v["metadata"]["generation"], 3);
 
     // JSON patch; a failing test op changes nothing.
-    let (c, _) = t.patch(&format!("{DEPLOYS}/d"), "application/json-patch+json", json!([{"op": "test", "path": "/spec/replicas", "value": 1}])).await;
+    let (c, _) = t
+        .patch(
+            &format!("{DEPLOYS}/d"),
+            "application/json-patch+json",
+            json!([{"op": "test", "path": "/spec/replicas", "value": 1}]),
+        )
+        .await;
     assert_eq!(c.as_u16(), 422);
-    let (c, v) = t.patch(&format!("{DEPLOYS}/d"), "application/json-patch+json", json!([{"op": "replace", "path": "/spec/replicas", "value": 1}])).await;
+    let (c, v) = t
+        .patch(
+            &format!("{DEPLOYS}/d"),
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "/spec/replicas", "value": 1}]),
+        )
+        .await;
     assert_eq!(c, StatusCode::OK, "{v}");
     assert_eq!(v["spec"]["replicas"], 1);
 }
@@ -192,10 +438,20 @@ async fn finalizers_and_graceful_pod_deletion() {
     assert!(v["metadata"]["deletionTimestamp"].is_string());
     let (c, _) = t.call(Method::GET, &format!("{CMS}/f"), None).await;
     assert_eq!(c, StatusCode::OK, "held by its finalizer");
-    let (c, v) = t.patch(&format!("{CMS}/f"), "application/merge-patch+json", json!({"metadata": {"finalizers": null}})).await;
+    let (c, v) = t
+        .patch(
+            &format!("{CMS}/f"),
+            "application/merge-patch+json",
+            json!({"metadata": {"finalizers": null}}),
+        )
+        .await;
     assert_eq!(c, StatusCode::OK, "{v}");
     let (c, _) = t.call(Method::GET, &format!("{CMS}/f"), None).await;
-    assert_eq!(c, StatusCode::NOT_FOUND, "removing the last finalizer deletes");
+    assert_eq!(
+        c,
+        StatusCode::NOT_FOUND,
+        "removing the last finalizer deletes"
+    );
 
     // A bound pod waits for its kubelet; an unbound one goes at once.
     let pod = |name: &str, node: Option<&str>| {
@@ -206,7 +462,9 @@ async fn finalizers_and_graceful_pod_deletion() {
         p
     };
     let pods = "/api/v1/namespaces/default/pods";
-    let (_, v) = t.call(Method::POST, pods, Some(pod("bound", Some("n1")))).await;
+    let (_, v) = t
+        .call(Method::POST, pods, Some(pod("bound", Some("n1"))))
+        .await;
     assert_eq!(v["status"]["phase"], "Pending");
     assert_eq!(v["status"]["qosClass"], "BestEffort");
     t.call(Method::POST, pods, Some(pod("free", None))).await;
@@ -216,28 +474,58 @@ async fn finalizers_and_graceful_pod_deletion() {
     assert_eq!(c, StatusCode::OK);
     let (c, _) = t.call(Method::DELETE, &format!("{pods}/free"), None).await;
     assert_eq!(c, StatusCode::OK);
-    let (c, _) = t.call(Method::DELETE, &format!("{pods}/bound?gracePeriodSeconds=0"), None).await;
+    let (c, _) = t
+        .call(
+            Method::DELETE,
+            &format!("{pods}/bound?gracePeriodSeconds=0"),
+            None,
+        )
+        .await;
     assert_eq!(c, StatusCode::OK);
     let (c, _) = t.call(Method::GET, &format!("{pods}/bound"), None).await;
     assert_eq!(c, StatusCode::NOT_FOUND);
 
     // Preconditions.
     t.call(Method::POST, CMS, Some(cm("p"))).await;
-    let (c, v) = t.call(Method::DELETE, &format!("{CMS}/p"), Some(json!({"preconditions": {"uid": "nope"}}))).await;
+    let (c, v) = t
+        .call(
+            Method::DELETE,
+            &format!("{CMS}/p"),
+            Some(json!({"preconditions": {"uid": "nope"}})),
+        )
+        .await;
     assert_eq!(c.as_u16(), 409, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("Precondition failed: UID in precondition: nope"));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("Precondition failed: UID in precondition: nope"));
 }
 
 #[tokio::test]
 async fn dry_run_writes_nothing() {
     let t = T::new().await;
-    let (c, v) = t.call(Method::POST, &format!("{CMS}?dryRun=All"), Some(cm("d"))).await;
+    let (c, v) = t
+        .call(Method::POST, &format!("{CMS}?dryRun=All"), Some(cm("d")))
+        .await;
     assert_eq!(c, StatusCode::CREATED, "{v}");
-    assert_eq!(t.call(Method::GET, &format!("{CMS}/d"), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.call(Method::GET, &format!("{CMS}/d"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
     t.call(Method::POST, CMS, Some(cm("d"))).await;
-    t.call(Method::DELETE, &format!("{CMS}/d?dryRun=All"), None).await;
-    assert_eq!(t.call(Method::GET, &format!("{CMS}/d"), None).await.0, StatusCode::OK);
-    assert_eq!(t.call(Method::POST, &format!("{CMS}?dryRun=Bogus"), Some(cm("e"))).await.0.as_u16(), 400);
+    t.call(Method::DELETE, &format!("{CMS}/d?dryRun=All"), None)
+        .await;
+    assert_eq!(
+        t.call(Method::GET, &format!("{CMS}/d"), None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.call(Method::POST, &format!("{CMS}?dryRun=Bogus"), Some(cm("e")))
+            .await
+            .0
+            .as_u16(),
+        400
+    );
 }
 
 #[tokio::test]
@@ -251,12 +539,26 @@ async fn list_paging_selectors_and_tables() {
     let mut cont = String::new();
     let mut first_rv = None;
     loop {
-        let uri = if cont.is_empty() { format!("{CMS}?limit=2") } else { format!("{CMS}?limit=2&continue={cont}") };
+        let uri = if cont.is_empty() {
+            format!("{CMS}?limit=2")
+        } else {
+            format!("{CMS}?limit=2&continue={cont}")
+        };
         let (c, v) = t.call(Method::GET, &uri, None).await;
         assert_eq!(c, StatusCode::OK, "{v}");
         first_rv.get_or_insert(v["metadata"]["resourceVersion"].clone());
-        assert_eq!(v["metadata"]["resourceVersion"], *first_rv.as_ref().unwrap(), "pages share one snapshot");
-        names.extend(v["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()));
+        assert_eq!(
+            v["metadata"]["resourceVersion"],
+            *first_rv.as_ref().unwrap(),
+            "pages share one snapshot"
+        );
+        names.extend(
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_string()),
+        );
         // A write between pages must not show up in later pages.
         if cont.is_empty() {
             t.call(Method::POST, CMS, Some(cm("c9"))).await;
@@ -272,14 +574,25 @@ async fn list_paging_selectors_and_tables() {
         ("labelSelector=app%3Dc1", vec!["c1"]),
         ("labelSelector=app+in+(c1,c3)", vec!["c1", "c3"]),
         ("labelSelector=app+notin+(c1,c3,c9)", vec!["c0", "c2", "c4"]),
-        ("labelSelector=app!%3Dc0,app!%3Dc9", vec!["c1", "c2", "c3", "c4"]),
+        (
+            "labelSelector=app!%3Dc0,app!%3Dc9",
+            vec!["c1", "c2", "c3", "c4"],
+        ),
         ("labelSelector=!app", vec![]),
         ("fieldSelector=metadata.name%3Dc2", vec!["c2"]),
-        ("fieldSelector=metadata.name!%3Dc2,metadata.namespace%3Ddefault&labelSelector=app", vec!["c0", "c1", "c3", "c4", "c9"]),
+        (
+            "fieldSelector=metadata.name!%3Dc2,metadata.namespace%3Ddefault&labelSelector=app",
+            vec!["c0", "c1", "c3", "c4", "c9"],
+        ),
     ];
     for (q, want) in cases {
         let (_, v) = t.call(Method::GET, &format!("{CMS}?{q}"), None).await;
-        let got: Vec<&str> = v["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+        let got: Vec<&str> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
         assert_eq!(got, want, "{q}");
     }
 
@@ -288,10 +601,17 @@ async fn list_paging_selectors_and_tables() {
     assert_eq!(v["items"].as_array().unwrap().len(), 6);
 
     let accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
-    let (c, v) = t.raw(Method::GET, CMS, "", vec![], Some(accept), true).await;
+    let (c, v) = t
+        .raw(Method::GET, CMS, "", vec![], Some(accept), true)
+        .await;
     assert_eq!(c, StatusCode::OK);
     assert_eq!(v["kind"], "Table");
-    let cols: Vec<&str> = v["columnDefinitions"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = v["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, vec!["Name", "Data", "Age"]);
     assert_eq!(v["rows"][0]["cells"][0], "c0");
     assert_eq!(v["rows"][0]["object"]["kind"], "PartialObjectMetadata");
@@ -301,7 +621,11 @@ async fn list_paging_selectors_and_tables() {
 /// Reads watch lines from a streaming response until `n` events arrived.
 async fn watch_events(t: &T, uri: &str, n: usize) -> Vec<(String, String)> {
     let mut req = Request::builder().uri(uri).body(Body::empty()).unwrap();
-    req.extensions_mut().insert(ConnIdentity(Some(User { name: "admin".into(), uid: String::new(), groups: vec![] })));
+    req.extensions_mut().insert(ConnIdentity(Some(User {
+        name: "admin".into(),
+        uid: String::new(),
+        groups: vec![],
+    })));
     let resp = t.srv.router().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let mut body = resp.into_body().into_data_stream();
@@ -309,12 +633,22 @@ async fn watch_events(t: &T, uri: &str, n: usize) -> Vec<(String, String)> {
     let mut out = Vec::new();
     use futures::StreamExt;
     while out.len() < n {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next()).await.expect("watch event in time").expect("stream open").unwrap();
+        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("watch event in time")
+            .expect("stream open")
+            .unwrap();
         buf.extend_from_slice(&chunk);
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
             let v: Value = serde_json::from_slice(&line).unwrap();
-            out.push((v["type"].as_str().unwrap().to_string(), v["object"]["metadata"]["name"].as_str().unwrap_or("").to_string()));
+            out.push((
+                v["type"].as_str().unwrap().to_string(),
+                v["object"]["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            ));
         }
     }
     out
@@ -324,19 +658,48 @@ async fn watch_events(t: &T, uri: &str, n: usize) -> Vec<(String, String)> {
 async fn watch_from_resource_version_and_expiry() {
     let t = T::new().await;
     let (_, v) = t.call(Method::GET, CMS, None).await;
-    let rv: i64 = v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv: i64 = v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     t.call(Method::POST, CMS, Some(cm("w"))).await;
-    t.patch(&format!("{CMS}/w"), "application/merge-patch+json", json!({"data": {"x": "y"}})).await;
+    t.patch(
+        &format!("{CMS}/w"),
+        "application/merge-patch+json",
+        json!({"data": {"x": "y"}}),
+    )
+    .await;
     t.call(Method::DELETE, &format!("{CMS}/w"), None).await;
     let got = watch_events(&t, &format!("{CMS}?watch=true&resourceVersion={rv}"), 3).await;
-    assert_eq!(got, vec![("ADDED".into(), "w".into()), ("MODIFIED".into(), "w".into()), ("DELETED".into(), "w".into())]);
+    assert_eq!(
+        got,
+        vec![
+            ("ADDED".into(), "w".into()),
+            ("MODIFIED".into(), "w".into()),
+            ("DELETED".into(), "w".into())
+        ]
+    );
 
     // A label selector turns a change that leaves the selection into DELETED.
     t.call(Method::POST, CMS, Some(cm("s"))).await;
     let (_, v) = t.call(Method::GET, CMS, None).await;
-    let rv2 = v["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    t.patch(&format!("{CMS}/s"), "application/merge-patch+json", json!({"metadata": {"labels": {"app": "other"}}})).await;
-    let got = watch_events(&t, &format!("{CMS}?watch=true&labelSelector=app%3Ds&resourceVersion={rv2}"), 1).await;
+    let rv2 = v["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.patch(
+        &format!("{CMS}/s"),
+        "application/merge-patch+json",
+        json!({"metadata": {"labels": {"app": "other"}}}),
+    )
+    .await;
+    let got = watch_events(
+        &t,
+        &format!("{CMS}?watch=true&labelSelector=app%3Ds&resourceVersion={rv2}"),
+        1,
+    )
+    .await;
     assert_eq!(got, vec![("DELETED".into(), "s".into())]);
 
     // Without a resourceVersion, a watch starts with the current objects.
@@ -345,23 +708,55 @@ async fn watch_from_resource_version_and_expiry() {
 
     // Past the window (100 events) the watch is 410 Gone with reason Expired.
     for i in 0..120 {
-        t.patch(&format!("{CMS}/s"), "application/merge-patch+json", json!({"data": {"i": i.to_string()}})).await;
+        t.patch(
+            &format!("{CMS}/s"),
+            "application/merge-patch+json",
+            json!({"data": {"i": i.to_string()}}),
+        )
+        .await;
     }
     // A consistent list first, so the watch cache has seen every write.
     t.call(Method::GET, CMS, None).await;
-    let (c, v) = t.call(Method::GET, &format!("{CMS}?watch=true&resourceVersion={rv}"), None).await;
-    assert_eq!((c.as_u16(), v["reason"].as_str()), (410, Some("Expired")), "{v}");
+    let (c, v) = t
+        .call(
+            Method::GET,
+            &format!("{CMS}?watch=true&resourceVersion={rv}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (c.as_u16(), v["reason"].as_str()),
+        (410, Some("Expired")),
+        "{v}"
+    );
 }
 
 #[tokio::test]
 async fn namespace_termination_removes_contents() {
     let t = T::new().await;
-    let (c, _) = t.call(Method::POST, "/api/v1/namespaces", Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tmp"}}))).await;
+    let (c, _) = t
+        .call(
+            Method::POST,
+            "/api/v1/namespaces",
+            Some(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tmp"}})),
+        )
+        .await;
     assert_eq!(c, StatusCode::CREATED);
-    t.call(Method::POST, "/api/v1/namespaces/tmp/configmaps", Some(cm("x"))).await;
+    t.call(
+        Method::POST,
+        "/api/v1/namespaces/tmp/configmaps",
+        Some(cm("x")),
+    )
+    .await;
     let (_, v) = t.call(Method::DELETE, "/api/v1/namespaces/tmp", None).await;
     assert_eq!(v["status"]["phase"], "Terminating");
-    let (c, v) = t.call(Method::POST, "/api/v1/namespaces/tmp/configmaps", Some(cm("y"))).await;
+    let (c, v) = t
+        .call(
+            Method::POST,
+            "/api/v1/namespaces/tmp/configmaps",
+            Some(cm("y")),
+        )
+        .await;
     assert!(c.as_u16() == 403 || c.as_u16() == 404, "{v}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -369,10 +764,15 @@ async fn namespace_termination_removes_contents() {
         if c == StatusCode::NOT_FOUND {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "namespace still there");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "namespace still there"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (_, v) = t.call(Method::GET, "/api/v1/namespaces/tmp/configmaps", None).await;
+    let (_, v) = t
+        .call(Method::GET, "/api/v1/namespaces/tmp/configmaps", None)
+        .await;
     assert_eq!(v["items"].as_array().unwrap().len(), 0);
 }
 
@@ -380,17 +780,46 @@ async fn namespace_termination_removes_contents() {
 async fn discovery_formats() {
     let t = T::new().await;
     let agg = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
-    let (_, v) = t.raw(Method::GET, "/apis", "", vec![], Some(agg), true).await;
+    let (_, v) = t
+        .raw(Method::GET, "/apis", "", vec![], Some(agg), true)
+        .await;
     assert_eq!(v["kind"], "APIGroupDiscoveryList");
-    let apps = v["items"].as_array().unwrap().iter().find(|g| g["metadata"]["name"] == "apps").unwrap();
-    let d = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
+    let apps = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "apps")
+        .unwrap();
+    let d = apps["versions"][0]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "deployments")
+        .unwrap();
     assert_eq!(d["shortNames"], json!(["deploy"]));
     assert_eq!(d["categories"], json!(["all"]));
-    let (_, v) = t.raw(Method::GET, "/apis", "", vec![], Some("application/json"), true).await;
+    let (_, v) = t
+        .raw(
+            Method::GET,
+            "/apis",
+            "",
+            vec![],
+            Some("application/json"),
+            true,
+        )
+        .await;
     assert_eq!(v["kind"], "APIGroupList");
     let (_, v) = t.call(Method::GET, "/api/v1", None).await;
-    let names: Vec<&str> = v["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"pods/eviction") && names.contains(&"pods/status"), "{names:?}");
+    let names: Vec<&str> = v["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"pods/eviction") && names.contains(&"pods/status"),
+        "{names:?}"
+    );
 }
 
 #[tokio::test]
@@ -404,11 +833,28 @@ async fn events_expire_after_their_ttl() {
                "lastTimestamp": last.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)})
     };
     let events = "/api/v1/namespaces/default/events";
-    let (c, v) = t.call(Method::POST, events, Some(ev("old", now - chrono::Duration::hours(2)))).await;
+    let (c, v) = t
+        .call(
+            Method::POST,
+            events,
+            Some(ev("old", now - chrono::Duration::hours(2))),
+        )
+        .await;
     assert_eq!(c, StatusCode::CREATED, "{v}");
-    t.call(Method::POST, events, Some(ev("fresh", now + chrono::Duration::hours(1)))).await;
+    t.call(
+        Method::POST,
+        events,
+        Some(ev("fresh", now + chrono::Duration::hours(1))),
+    )
+    .await;
     // The same objects read through events.k8s.io/v1 use that API's field names.
-    let (_, v) = t.call(Method::GET, "/apis/events.k8s.io/v1/namespaces/default/events/fresh", None).await;
+    let (_, v) = t
+        .call(
+            Method::GET,
+            "/apis/events.k8s.io/v1/namespaces/default/events/fresh",
+            None,
+        )
+        .await;
     assert_eq!(v["regarding"]["name"], "p", "{v}");
     assert_eq!(v["note"], "m", "{v}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -417,7 +863,10 @@ async fn events_expire_after_their_ttl() {
         if c == StatusCode::NOT_FOUND {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "old event never expired");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "old event never expired"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (c, _) = t.call(Method::GET, &format!("{events}/fresh"), None).await;

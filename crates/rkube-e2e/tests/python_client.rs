@@ -7,13 +7,17 @@ use std::time::Duration;
 
 #[test]
 fn python_client_crud_on_a_deployment() {
-    let probe = Command::new("python3").args(["-c", "import kubernetes"]).output().expect("run python3");
+    let probe = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .output()
+        .expect("run python3");
     assert!(
         probe.status.success(),
         "the Python client is missing: `pip install kubernetes` (make test installs it)"
     );
     let s = Server::start_default();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/deployment.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/deployment.py");
     let mut cmd = Command::new("python3");
     cmd.arg(&script).arg(s.kubeconfig());
     let out = run_with_timeout(cmd, None, Duration::from_secs(120));

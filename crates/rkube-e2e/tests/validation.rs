@@ -4,7 +4,8 @@
 
 use rkube_e2e::*;
 
-const BAD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: u\n  bogus: 1\ndata:\n  a: b\nextra: 2\n";
+const BAD: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: u\n  bogus: 1\ndata:\n  a: b\nextra: 2\n";
 
 #[test]
 fn unknown_fields_strict_warn_ignore() {
@@ -23,15 +24,26 @@ fn unknown_fields_strict_warn_ignore() {
     let out = s.kc().run(&["create", "-f", f, "--validate=warn"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(r#"Warning: unknown field "extra""#), "{stderr}");
+    assert!(
+        stderr.contains(r#"Warning: unknown field "extra""#),
+        "{stderr}"
+    );
     let cm = s.get_json(&["cm", "u"]);
-    assert!(cm.get("extra").is_none() && cm["metadata"].get("bogus").is_none(), "unknown fields dropped: {cm}");
+    assert!(
+        cm.get("extra").is_none() && cm["metadata"].get("bogus").is_none(),
+        "unknown fields dropped: {cm}"
+    );
 
     // kubectl patch sends no fieldValidation: the default (Warn) warns and drops the field.
-    let out = s.kc().run(&["patch", "cm", "u", "--type=merge", "-p", r#"{"nope":1}"#]);
+    let out = s
+        .kc()
+        .run(&["patch", "cm", "u", "--type=merge", "-p", r#"{"nope":1}"#]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(r#"Warning: unknown field "nope""#), "{stderr}");
+    assert!(
+        stderr.contains(r#"Warning: unknown field "nope""#),
+        "{stderr}"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("patched (no change)"));
     // Asked for explicitly, Strict refuses it as Invalid on the field `patch`.
     let r = s.request(
@@ -42,8 +54,24 @@ fn unknown_fields_strict_warn_ignore() {
         Some(br#"{"nope":1}"#),
     );
     let st = r.expect_status(422, "Invalid");
-    assert!(st["message"].as_str().unwrap().contains(r#"patch: Invalid value: "#), "{st}");
-    assert!(st["message"].as_str().unwrap().contains(r#"strict decoding error: unknown field \"nope\""#) || st["message"].as_str().unwrap().contains(r#"strict decoding error: unknown field "nope""#), "{st}");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"patch: Invalid value: "#),
+        "{st}"
+    );
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains(r#"strict decoding error: unknown field \"nope\""#)
+            || st["message"]
+                .as_str()
+                .unwrap()
+                .contains(r#"strict decoding error: unknown field "nope""#),
+        "{st}"
+    );
 }
 
 const BAD_DEPLOY: &str = "apiVersion: apps/v1
@@ -78,19 +106,51 @@ fn semantic_validation_and_defaults_as_upstream() {
     assert!(err.contains(r#"error: failed to create configmap: ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#), "{err}");
 
     // Defaults, seen through a server-side dry run and a real create.
-    let out = s.must(&["create", "deployment", "d", "--image=nginx:1.2", "--dry-run=server", "-o", "yaml"]);
-    assert!(out.contains("maxSurge: 25%") && out.contains("progressDeadlineSeconds: 600"), "{out}");
+    let out = s.must(&[
+        "create",
+        "deployment",
+        "d",
+        "--image=nginx:1.2",
+        "--dry-run=server",
+        "-o",
+        "yaml",
+    ]);
+    assert!(
+        out.contains("maxSurge: 25%") && out.contains("progressDeadlineSeconds: 600"),
+        "{out}"
+    );
     assert!(!s.kc().exists(&["deploy", "d"]), "dry run stored nothing");
-    s.must(&["run", "p", "--image=busybox", "--restart=Never", "--labels=a=b", "--env=X=1", "--port=80"]);
+    s.must(&[
+        "run",
+        "p",
+        "--image=busybox",
+        "--restart=Never",
+        "--labels=a=b",
+        "--env=X=1",
+        "--port=80",
+    ]);
     let p = s.get_json(&["pod", "p"]);
     assert_eq!(p["spec"]["containers"][0]["imagePullPolicy"], "Always");
     assert_eq!(p["spec"]["dnsPolicy"], "ClusterFirst");
     assert_eq!(p["spec"]["terminationGracePeriodSeconds"], 30);
     assert_eq!(p["spec"]["containers"][0]["ports"][0]["protocol"], "TCP");
-    let client = s.must(&["run", "q", "--image=busybox", "--dry-run=client", "-o", "yaml"]);
+    let client = s.must(&[
+        "run",
+        "q",
+        "--image=busybox",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]);
     assert!(client.contains("name: q"), "{client}");
     s.must(&["create", "deployment", "web", "--image=nginx"]);
-    s.must(&["expose", "deployment", "web", "--port=80", "--target-port=8080"]);
+    s.must(&[
+        "expose",
+        "deployment",
+        "web",
+        "--port=80",
+        "--target-port=8080",
+    ]);
     let svc = s.get_json(&["svc", "web"]);
     assert_eq!(svc["spec"]["type"], "ClusterIP");
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);

@@ -24,11 +24,20 @@ pub(crate) fn encode_kv(kv: &KeyValue) -> Vec<u8> {
 }
 
 pub(crate) fn decode_kv(key: &str, bytes: &[u8]) -> Result<KeyValue> {
-    let mut r = Reader { bytes, pos: 0, what: "key-value" };
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        what: "key-value",
+    };
     let create_revision = r.i64()?;
     let mod_revision = r.i64()?;
     let value = r.rest().to_vec();
-    Ok(KeyValue { key: key.to_string(), value, create_revision, mod_revision })
+    Ok(KeyValue {
+        key: key.to_string(),
+        value,
+        create_revision,
+        mod_revision,
+    })
 }
 
 pub(crate) fn encode_event(ev: &Event) -> Vec<u8> {
@@ -70,13 +79,21 @@ pub(crate) fn encode_event(ev: &Event) -> Vec<u8> {
 
 /// The key of an encoded event, without decoding the rest.
 pub(crate) fn event_key(bytes: &[u8]) -> Result<&str> {
-    let mut r = Reader { bytes, pos: 0, what: "event" };
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        what: "event",
+    };
     r.u8()?;
     r.str()
 }
 
 pub(crate) fn decode_event(bytes: &[u8]) -> Result<Event> {
-    let mut r = Reader { bytes, pos: 0, what: "event" };
+    let mut r = Reader {
+        bytes,
+        pos: 0,
+        what: "event",
+    };
     let tag = r.u8()?;
     let key = r.str()?.to_string();
     let create_revision = r.i64()?;
@@ -90,12 +107,26 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<Event> {
                     let create_revision = r.i64()?;
                     let mod_revision = r.i64()?;
                     let value = r.bytes()?.to_vec();
-                    Some(KeyValue { key: key.clone(), value, create_revision, mod_revision })
+                    Some(KeyValue {
+                        key: key.clone(),
+                        value,
+                        create_revision,
+                        mod_revision,
+                    })
                 }
                 _ => return Err(r.corrupt()),
             };
-            let kv = KeyValue { key, value, create_revision, mod_revision };
-            Ok(Event { event_type: EventType::Put, kv, prev_kv })
+            let kv = KeyValue {
+                key,
+                value,
+                create_revision,
+                mod_revision,
+            };
+            Ok(Event {
+                event_type: EventType::Put,
+                kv,
+                prev_kv,
+            })
         }
         TAG_DELETE => {
             let prev_mod = r.i64()?;
@@ -106,8 +137,17 @@ pub(crate) fn decode_event(bytes: &[u8]) -> Result<Event> {
                 create_revision,
                 mod_revision: prev_mod,
             };
-            let kv = KeyValue { key, value, create_revision, mod_revision };
-            Ok(Event { event_type: EventType::Delete, kv, prev_kv: Some(prev) })
+            let kv = KeyValue {
+                key,
+                value,
+                create_revision,
+                mod_revision,
+            };
+            Ok(Event {
+                event_type: EventType::Delete,
+                kv,
+                prev_kv: Some(prev),
+            })
         }
         _ => Err(r.corrupt()),
     }
@@ -121,11 +161,17 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn corrupt(&self) -> Error {
-        Error::Backend(format!("corrupt {} record in store file (offset {})", self.what, self.pos))
+        Error::Backend(format!(
+            "corrupt {} record in store file (offset {})",
+            self.what, self.pos
+        ))
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|end| *end <= self.bytes.len());
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len());
         let Some(end) = end else {
             return Err(self.corrupt());
         };
@@ -169,13 +215,22 @@ mod tests {
     use super::*;
 
     fn kv(key: &str, value: &str, c: i64, m: i64) -> KeyValue {
-        KeyValue { key: key.into(), value: value.into(), create_revision: c, mod_revision: m }
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+            create_revision: c,
+            mod_revision: m,
+        }
     }
 
     #[test]
     fn roundtrip() {
         let events = [
-            Event { event_type: EventType::Put, kv: kv("/a", "x", 2, 2), prev_kv: None },
+            Event {
+                event_type: EventType::Put,
+                kv: kv("/a", "x", 2, 2),
+                prev_kv: None,
+            },
             Event {
                 event_type: EventType::Put,
                 kv: kv("/a", "y", 2, 3),

@@ -128,7 +128,8 @@ fn last_logged(log: &impl ReadableTable<i64, &'static [u8]>) -> Result<Option<Re
 
 fn floor_of(meta: &impl ReadableTable<&'static str, i64>) -> Result<Revision> {
     let v = meta.get(META_FLOOR).map_err(|e| backend("read meta", e))?;
-    v.map(|g| g.value()).ok_or_else(|| Error::Backend("store file has no floor entry".into()))
+    v.map(|g| g.value())
+        .ok_or_else(|| Error::Backend("store file has no floor entry".into()))
 }
 
 /// (current revision, floor) of a read snapshot.
@@ -152,13 +153,18 @@ impl HistorySource for LogSource {
             .read(move |txn| {
                 let (current, floor) = revisions(txn)?;
                 if after < floor {
-                    return Err(Error::Compacted { requested: after, compacted: floor });
+                    return Err(Error::Compacted {
+                        requested: after,
+                        compacted: floor,
+                    });
                 }
                 let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
                 let mut events = Vec::new();
                 let mut scanned_to = after.max(floor);
                 let mut complete = true;
-                let entries = log.range((after + 1)..).map_err(|e| backend("read log", e))?;
+                let entries = log
+                    .range((after + 1)..)
+                    .map_err(|e| backend("read log", e))?;
                 for (scanned, entry) in entries.enumerate() {
                     if events.len() >= max || scanned >= SCAN_LIMIT {
                         complete = false;
@@ -174,17 +180,33 @@ impl HistorySource for LogSource {
                 if complete {
                     scanned_to = scanned_to.max(current);
                 }
-                Ok(HistoryChunk { events, scanned_to, current })
+                Ok(HistoryChunk {
+                    events,
+                    scanned_to,
+                    current,
+                })
             })
             .await
     }
 }
 
 enum Op {
-    Create { key: String, value: Vec<u8> },
-    Update { key: String, value: Vec<u8>, expected: Revision },
-    Delete { key: String, expected: Option<Revision> },
-    Compact { revision: Revision },
+    Create {
+        key: String,
+        value: Vec<u8>,
+    },
+    Update {
+        key: String,
+        value: Vec<u8>,
+        expected: Revision,
+    },
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+    },
+    Compact {
+        revision: Revision,
+    },
 }
 
 enum Reply {
@@ -233,7 +255,11 @@ impl EmbeddedStore {
             floor: AtomicI64::new(floor),
         });
         let (tx, rx) = mpsc::channel();
-        let writer = Writer { shared: shared.clone(), config, gc_pending: true };
+        let writer = Writer {
+            shared: shared.clone(),
+            config,
+            gc_pending: true,
+        };
         let handle = std::thread::Builder::new()
             .name("rkube-store-writer".into())
             .spawn(move || writer.run(rx))
@@ -248,7 +274,12 @@ impl EmbeddedStore {
     /// Stop accepting writes, finish pending ones, end all watches and close the file. Later
     /// calls fail with [`Error::Closed`].
     pub async fn close(&self) -> Result<()> {
-        drop(self.requests.lock().unwrap_or_else(|e| e.into_inner()).take());
+        drop(
+            self.requests
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
             tokio::task::spawn_blocking(move || handle.join())
@@ -264,7 +295,12 @@ impl EmbeddedStore {
         {
             let guard = self.requests.lock().unwrap_or_else(|e| e.into_inner());
             let sender = guard.as_ref().ok_or(Error::Closed)?;
-            sender.send(Request { op, reply: Some(tx) }).map_err(|_| Error::Closed)?;
+            sender
+                .send(Request {
+                    op,
+                    reply: Some(tx),
+                })
+                .map_err(|_| Error::Closed)?;
         }
         rx.await.map_err(|_| Error::Closed)?
     }
@@ -272,7 +308,9 @@ impl EmbeddedStore {
     async fn submit_kv(&self, op: Op) -> Result<KeyValue> {
         match self.submit(op).await? {
             Reply::Kv(kv) => Ok(kv),
-            Reply::Done => Err(Error::Backend("internal error: writer gave no key-value".into())),
+            Reply::Done => Err(Error::Backend(
+                "internal error: writer gave no key-value".into(),
+            )),
         }
     }
 }
@@ -284,11 +322,15 @@ fn init_meta(db: &Database) -> Result<(Revision, Revision)> {
         let mut meta = txn.open_table(META).map_err(|e| backend("open meta", e))?;
         txn.open_table(KVS).map_err(|e| backend("open kvs", e))?;
         let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
-        let format = meta.get(META_FORMAT).map_err(|e| backend("read meta", e))?.map(|g| g.value());
+        let format = meta
+            .get(META_FORMAT)
+            .map_err(|e| backend("read meta", e))?
+            .map(|g| g.value());
         match format {
             None => {
                 for (name, value) in [(META_FORMAT, FORMAT_VERSION), (META_FLOOR, 0)] {
-                    meta.insert(name, value).map_err(|e| backend("write meta", e))?;
+                    meta.insert(name, value)
+                        .map_err(|e| backend("write meta", e))?;
                 }
                 (revision_of(0, last_logged(&log)?), 0)
             }
@@ -364,7 +406,12 @@ impl Writer {
             }
         }
         self.shared.hub.close();
-        let db = self.shared.db.write().unwrap_or_else(|e| e.into_inner()).take();
+        let db = self
+            .shared
+            .db
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(db) = db {
             if let Err(e) = db.close() {
                 tracing::warn!(error = %e, "closing embedded store failed");
@@ -384,14 +431,20 @@ impl Writer {
             }
             return;
         };
-        let gc_budget = if self.gc_pending { GC_CHUNK.max(2 * batch.len()) } else { 0 };
+        let gc_budget = if self.gc_pending {
+            GC_CHUNK.max(2 * batch.len())
+        } else {
+            0
+        };
         let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
         let outcome = catch_unwind(AssertUnwindSafe(|| apply_txn(db, ops, gc_budget)))
             .unwrap_or_else(|_| Err(Error::Backend("store write failed (panic)".into())));
         drop(guard);
         match outcome {
             Ok(applied) => {
-                self.shared.revision.store(applied.revision, Ordering::SeqCst);
+                self.shared
+                    .revision
+                    .store(applied.revision, Ordering::SeqCst);
                 self.shared.floor.store(applied.floor, Ordering::SeqCst);
                 self.gc_pending = applied.gc_pending;
                 self.shared.hub.publish(&applied.events);
@@ -440,7 +493,13 @@ fn apply_txn(db: &Database, ops: Vec<Op>, gc_budget: usize) -> Result<Applied> {
         } else {
             false
         };
-        Applied { revision: tables.revision, floor: tables.floor, events, results, gc_pending }
+        Applied {
+            revision: tables.revision,
+            floor: tables.floor,
+            events,
+            results,
+            gc_pending,
+        }
     };
     txn.commit().map_err(|e| backend("commit", e))?;
     Ok(applied)
@@ -462,7 +521,14 @@ impl<'t> Tables<'t> {
         let log = txn.open_table(LOG).map_err(|e| backend("open log", e))?;
         let floor = floor_of(&meta)?;
         let revision = revision_of(floor, last_logged(&log)?);
-        Ok(Tables { meta, kvs, log, revision, floor, floor_moved: false })
+        Ok(Tables {
+            meta,
+            kvs,
+            log,
+            revision,
+            floor,
+            floor_moved: false,
+        })
     }
 
     fn current(&self, key: &str) -> Result<Option<KeyValue>> {
@@ -479,15 +545,32 @@ impl<'t> Tables<'t> {
                     return Ok(Err(Error::AlreadyExists(key)));
                 }
                 let rev = self.revision + 1;
-                let kv = KeyValue { key, value, create_revision: rev, mod_revision: rev };
-                Event { event_type: EventType::Put, kv, prev_kv: None }
+                let kv = KeyValue {
+                    key,
+                    value,
+                    create_revision: rev,
+                    mod_revision: rev,
+                };
+                Event {
+                    event_type: EventType::Put,
+                    kv,
+                    prev_kv: None,
+                }
             }
-            Op::Update { key, value, expected } => {
+            Op::Update {
+                key,
+                value,
+                expected,
+            } => {
                 let Some(prev) = self.current(&key)? else {
                     return Ok(Err(Error::NotFound(key)));
                 };
                 if prev.mod_revision != expected {
-                    return Ok(Err(Error::Conflict { key, expected, current: Some(prev) }));
+                    return Ok(Err(Error::Conflict {
+                        key,
+                        expected,
+                        current: Some(prev),
+                    }));
                 }
                 let rev = self.revision + 1;
                 let kv = KeyValue {
@@ -496,7 +579,11 @@ impl<'t> Tables<'t> {
                     create_revision: prev.create_revision,
                     mod_revision: rev,
                 };
-                Event { event_type: EventType::Put, kv, prev_kv: Some(prev) }
+                Event {
+                    event_type: EventType::Put,
+                    kv,
+                    prev_kv: Some(prev),
+                }
             }
             Op::Delete { key, expected } => {
                 let Some(prev) = self.current(&key)? else {
@@ -504,11 +591,22 @@ impl<'t> Tables<'t> {
                 };
                 if let Some(expected) = expected {
                     if prev.mod_revision != expected {
-                        return Ok(Err(Error::Conflict { key, expected, current: Some(prev) }));
+                        return Ok(Err(Error::Conflict {
+                            key,
+                            expected,
+                            current: Some(prev),
+                        }));
                     }
                 }
-                let kv = KeyValue { mod_revision: self.revision + 1, ..prev.clone() };
-                Event { event_type: EventType::Delete, kv, prev_kv: Some(prev) }
+                let kv = KeyValue {
+                    mod_revision: self.revision + 1,
+                    ..prev.clone()
+                };
+                Event {
+                    event_type: EventType::Delete,
+                    kv,
+                    prev_kv: Some(prev),
+                }
             }
             Op::Compact { revision } => {
                 if revision > self.revision {
@@ -532,7 +630,9 @@ impl<'t> Tables<'t> {
                     .map_err(|e| backend("write kvs", e))?;
             }
             EventType::Delete => {
-                self.kvs.remove(event.kv.key.as_str()).map_err(|e| backend("write kvs", e))?;
+                self.kvs
+                    .remove(event.kv.key.as_str())
+                    .map_err(|e| backend("write kvs", e))?;
             }
         }
         self.log
@@ -546,7 +646,9 @@ impl<'t> Tables<'t> {
 
     fn store_meta(&mut self) -> Result<()> {
         if self.floor_moved {
-            self.meta.insert(META_FLOOR, self.floor).map_err(|e| backend("write meta", e))?;
+            self.meta
+                .insert(META_FLOOR, self.floor)
+                .map_err(|e| backend("write meta", e))?;
         }
         Ok(())
     }
@@ -586,31 +688,61 @@ impl Store for EmbeddedStore {
 
     async fn range(&self, prefix: &str, opts: RangeOptions) -> Result<RangeResult> {
         let prefix = prefix.to_string();
-        self.shared.read(move |txn| range_in(txn, &prefix, &opts)).await
+        self.shared
+            .read(move |txn| range_in(txn, &prefix, &opts))
+            .await
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue> {
-        self.submit_kv(Op::Create { key: key.to_string(), value }).await
+        self.submit_kv(Op::Create {
+            key: key.to_string(),
+            value,
+        })
+        .await
     }
 
     async fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<KeyValue> {
-        self.submit_kv(Op::Update { key: key.to_string(), value, expected }).await
+        self.submit_kv(Op::Update {
+            key: key.to_string(),
+            value,
+            expected,
+        })
+        .await
     }
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue> {
-        self.submit_kv(Op::Delete { key: key.to_string(), expected }).await
+        self.submit_kv(Op::Delete {
+            key: key.to_string(),
+            expected,
+        })
+        .await
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream> {
-        if self.requests.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        if self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+        {
             return Err(Error::Closed);
         }
         let floor = self.shared.floor.load(Ordering::SeqCst);
         if after < floor {
-            return Err(Error::Compacted { requested: after, compacted: floor });
+            return Err(Error::Compacted {
+                requested: after,
+                compacted: floor,
+            });
         }
-        let source: Arc<dyn HistorySource> = Arc::new(LogSource { shared: self.shared.clone() });
-        Ok(spawn_watch(source, self.shared.hub.clone(), prefix.to_string(), after))
+        let source: Arc<dyn HistorySource> = Arc::new(LogSource {
+            shared: self.shared.clone(),
+        });
+        Ok(spawn_watch(
+            source,
+            self.shared.hub.clone(),
+            prefix.to_string(),
+            after,
+        ))
     }
 
     async fn current_revision(&self) -> Result<Revision> {
@@ -650,8 +782,9 @@ fn range_in(txn: &ReadTransaction, prefix: &str, opts: &RangeOptions) -> Result<
         Some(after) if after >= prefix => Bound::Excluded(after),
         _ => Bound::Included(prefix),
     };
-    let mut iter =
-        kvs.range::<&str>((lower, Bound::Unbounded)).map_err(|e| backend("read kvs", e))?;
+    let mut iter = kvs
+        .range::<&str>((lower, Bound::Unbounded))
+        .map_err(|e| backend("read kvs", e))?;
     let mut failed = false;
     let current_kvs = std::iter::from_fn(move || {
         if failed {
@@ -672,5 +805,9 @@ fn range_in(txn: &ReadTransaction, prefix: &str, opts: &RangeOptions) -> Result<
         }
     });
     let (kvs, more) = merge_range(current_kvs, overrides, opts.limit)?;
-    Ok(RangeResult { kvs, more, revision: at })
+    Ok(RangeResult {
+        kvs,
+        more,
+        revision: at,
+    })
 }

@@ -81,7 +81,11 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 /// Start key and range end of `prefix`, above `start_after` when given.
 fn key_range(prefix: &str, start_after: Option<&str>) -> (Vec<u8>, Vec<u8>) {
     let end = prefix_end(prefix.as_bytes());
-    let mut start = if prefix.is_empty() { vec![0] } else { prefix.as_bytes().to_vec() };
+    let mut start = if prefix.is_empty() {
+        vec![0]
+    } else {
+        prefix.as_bytes().to_vec()
+    };
     if let Some(after) = start_after {
         let mut next = after.as_bytes().to_vec();
         next.push(0);
@@ -93,7 +97,9 @@ fn key_range(prefix: &str, start_after: Option<&str>) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn convert_kv(kv: &etcd_client::KeyValue) -> Result<KeyValue> {
-    let key = kv.key_str().map_err(|e| Error::Backend(format!("etcd: key is not utf-8: {e}")))?;
+    let key = kv
+        .key_str()
+        .map_err(|e| Error::Backend(format!("etcd: key is not utf-8: {e}")))?;
     Ok(KeyValue {
         key: key.to_string(),
         value: kv.value().to_vec(),
@@ -105,19 +111,27 @@ fn convert_kv(kv: &etcd_client::KeyValue) -> Result<KeyValue> {
 fn convert_event(ev: &etcd_client::Event) -> Result<Event> {
     let event_type = catch_unwind(AssertUnwindSafe(|| ev.event_type()))
         .map_err(|_| Error::Backend("etcd: watch event of unknown type".into()))?;
-    let kv = ev.kv().ok_or_else(|| Error::Backend("etcd: watch event without key".into()))?;
+    let kv = ev
+        .kv()
+        .ok_or_else(|| Error::Backend("etcd: watch event without key".into()))?;
     let prev_kv = ev.prev_kv().map(convert_kv).transpose()?;
     match event_type {
-        etcd_client::EventType::Put => {
-            Ok(Event { event_type: EventType::Put, kv: convert_kv(kv)?, prev_kv })
-        }
+        etcd_client::EventType::Put => Ok(Event {
+            event_type: EventType::Put,
+            kv: convert_kv(kv)?,
+            prev_kv,
+        }),
         etcd_client::EventType::Delete => {
             let mut deleted = convert_kv(kv)?;
             if let Some(prev) = &prev_kv {
                 deleted.value = prev.value.clone();
                 deleted.create_revision = prev.create_revision;
             }
-            Ok(Event { event_type: EventType::Delete, kv: deleted, prev_kv })
+            Ok(Event {
+                event_type: EventType::Delete,
+                kv: deleted,
+                prev_kv,
+            })
         }
     }
 }
@@ -158,7 +172,10 @@ impl EtcdStore {
         let client = Client::connect(endpoints, Some(options))
             .await
             .map_err(|e| Error::Backend(format!("etcd: connect to {endpoints:?}: {e}")))?;
-        let store = EtcdStore { client, floor: AtomicI64::new(0) };
+        let store = EtcdStore {
+            client,
+            floor: AtomicI64::new(0),
+        };
         let revision = store.current_revision().await?;
         tracing::info!(?endpoints, revision, "connected to etcd");
         Ok(store)
@@ -170,7 +187,10 @@ impl EtcdStore {
 
     /// Read one key at `revision`: Ok(true) if readable, Ok(false) if compacted.
     async fn readable_at(&self, revision: Revision) -> Result<bool> {
-        let opts = GetOptions::new().with_revision(revision).with_keys_only().with_limit(1);
+        let opts = GetOptions::new()
+            .with_revision(revision)
+            .with_keys_only()
+            .with_limit(1);
         match self.kv().get(vec![0u8], Some(opts)).await {
             Ok(_) => Ok(true),
             Err(e) => match classify(e) {
@@ -201,9 +221,15 @@ impl EtcdStore {
     async fn compacted(&self, requested: Revision) -> Error {
         let compacted = match self.discover_floor(requested).await {
             Ok(floor) => floor,
-            Err(_) => self.floor.fetch_max(requested + 1, Ordering::SeqCst).max(requested + 1),
+            Err(_) => self
+                .floor
+                .fetch_max(requested + 1, Ordering::SeqCst)
+                .max(requested + 1),
         };
-        Error::Compacted { requested, compacted }
+        Error::Compacted {
+            requested,
+            compacted,
+        }
     }
 
     async fn future(&self, requested: Revision) -> Error {
@@ -242,12 +268,20 @@ impl Store for EtcdStore {
                 });
             }
         };
-        let kvs = resp.kvs().iter().map(convert_kv).collect::<Result<Vec<_>>>()?;
+        let kvs = resp
+            .kvs()
+            .iter()
+            .map(convert_kv)
+            .collect::<Result<Vec<_>>>()?;
         let revision = match requested {
             Some(r) => r,
             None => header_revision(resp.header())?,
         };
-        Ok(RangeResult { kvs, more: resp.more(), revision })
+        Ok(RangeResult {
+            kvs,
+            more: resp.more(),
+            revision,
+        })
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue> {
@@ -260,7 +294,12 @@ impl Store for EtcdStore {
             return Err(Error::AlreadyExists(key.to_string()));
         }
         let rev = header_revision(resp.header())?;
-        Ok(KeyValue { key: key.to_string(), value, create_revision: rev, mod_revision: rev })
+        Ok(KeyValue {
+            key: key.to_string(),
+            value,
+            create_revision: rev,
+            mod_revision: rev,
+        })
     }
 
     async fn update(&self, key: &str, value: Vec<u8>, expected: Revision) -> Result<KeyValue> {
@@ -269,15 +308,21 @@ impl Store for EtcdStore {
                 Compare::mod_revision(key, CompareOp::Equal, expected),
                 Compare::version(key, CompareOp::Greater, 0),
             ])
-            .and_then([TxnOp::put(key, value.clone(), Some(PutOptions::new().with_prev_key()))])
+            .and_then([TxnOp::put(
+                key,
+                value.clone(),
+                Some(PutOptions::new().with_prev_key()),
+            )])
             .or_else([TxnOp::get(key, None)]);
         let resp = self.kv().txn(txn).await.map_err(other)?;
         if !resp.succeeded() {
             return match txn_get(&resp)? {
                 None => Err(Error::NotFound(key.to_string())),
-                Some(current) => {
-                    Err(Error::Conflict { key: key.to_string(), expected, current: Some(current) })
-                }
+                Some(current) => Err(Error::Conflict {
+                    key: key.to_string(),
+                    expected,
+                    current: Some(current),
+                }),
             };
         }
         let rev = header_revision(resp.header())?;
@@ -309,7 +354,10 @@ impl Store for EtcdStore {
                         Compare::mod_revision(key, CompareOp::Equal, expected),
                         Compare::version(key, CompareOp::Greater, 0),
                     ])
-                    .and_then([TxnOp::delete(key, Some(DeleteOptions::new().with_prev_key()))])
+                    .and_then([TxnOp::delete(
+                        key,
+                        Some(DeleteOptions::new().with_prev_key()),
+                    )])
                     .or_else([TxnOp::get(key, None)]);
                 let resp = self.kv().txn(txn).await.map_err(other)?;
                 if !resp.succeeded() {
@@ -326,17 +374,26 @@ impl Store for EtcdStore {
                     TxnOpResponse::Delete(del) => del.prev_kvs().first().cloned(),
                     _ => None,
                 });
-                (header_revision(resp.header())?, prev.as_ref().map(convert_kv).transpose()?)
+                (
+                    header_revision(resp.header())?,
+                    prev.as_ref().map(convert_kv).transpose()?,
+                )
             }
         };
         let prev = prev.ok_or_else(|| Error::NotFound(key.to_string()))?;
-        Ok(KeyValue { mod_revision: rev, ..prev })
+        Ok(KeyValue {
+            mod_revision: rev,
+            ..prev
+        })
     }
 
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream> {
         let known = self.floor.load(Ordering::SeqCst);
         if after < known {
-            return Err(Error::Compacted { requested: after, compacted: known });
+            return Err(Error::Compacted {
+                requested: after,
+                compacted: known,
+            });
         }
         // etcd refuses a watch only when after + 1 is compacted; our contract (like a read at
         // `after`) also refuses after == floor - 1. A read at `after` checks exactly that.
@@ -344,19 +401,31 @@ impl Store for EtcdStore {
             return Err(self.compacted(after).await);
         }
         let (start, end) = key_range(prefix, None);
-        let options =
-            WatchOptions::new().with_range(end).with_start_revision(after + 1).with_prev_key();
-        let mut stream =
-            self.client.watch_client().watch(start, Some(options)).await.map_err(other)?;
+        let options = WatchOptions::new()
+            .with_range(end)
+            .with_start_revision(after + 1)
+            .with_prev_key();
+        let mut stream = self
+            .client
+            .watch_client()
+            .watch(start, Some(options))
+            .await
+            .map_err(other)?;
         // The first response confirms the watch (or refuses it).
         let first = stream.message().await.map_err(other)?;
         let Some(first) = first else {
-            return Err(Error::Backend("etcd: watch stream ended before it started".into()));
+            return Err(Error::Backend(
+                "etcd: watch stream ended before it started".into(),
+            ));
         };
         if first.canceled() {
             return Err(if first.compact_revision() > 0 {
-                self.floor.fetch_max(first.compact_revision(), Ordering::SeqCst);
-                Error::Compacted { requested: after, compacted: first.compact_revision() }
+                self.floor
+                    .fetch_max(first.compact_revision(), Ordering::SeqCst);
+                Error::Compacted {
+                    requested: after,
+                    compacted: first.compact_revision(),
+                }
             } else {
                 Error::Backend(format!("etcd: watch refused: {}", first.cancel_reason()))
             });
@@ -404,7 +473,10 @@ impl Store for EtcdStore {
                 }
                 if resp.canceled() {
                     let err = if resp.compact_revision() > 0 {
-                        Error::Compacted { requested: last, compacted: resp.compact_revision() }
+                        Error::Compacted {
+                            requested: last,
+                            compacted: resp.compact_revision(),
+                        }
                     } else {
                         Error::Backend(format!("etcd: watch canceled: {}", resp.cancel_reason()))
                     };
@@ -457,7 +529,13 @@ mod tests {
         assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
         assert_eq!(prefix_end(b""), vec![0]);
         assert_eq!(key_range("", None), (vec![0], vec![0]));
-        assert_eq!(key_range("/p/", Some("/p/x")), (b"/p/x\0".to_vec(), b"/p0".to_vec()));
-        assert_eq!(key_range("/p/", Some("/a")), (b"/p/".to_vec(), b"/p0".to_vec()));
+        assert_eq!(
+            key_range("/p/", Some("/p/x")),
+            (b"/p/x\0".to_vec(), b"/p0".to_vec())
+        );
+        assert_eq!(
+            key_range("/p/", Some("/a")),
+            (b"/p/".to_vec(), b"/p0".to_vec())
+        );
     }
 }

@@ -25,9 +25,15 @@ pub(crate) fn read_revision(
     match requested {
         Some(r) if r > 0 => {
             if r < floor {
-                Err(Error::Compacted { requested: r, compacted: floor })
+                Err(Error::Compacted {
+                    requested: r,
+                    compacted: floor,
+                })
             } else if r > current {
-                Err(Error::FutureRevision { requested: r, current })
+                Err(Error::FutureRevision {
+                    requested: r,
+                    current,
+                })
             } else {
                 Ok(r)
             }
@@ -102,7 +108,12 @@ mod tests {
     use crate::EventType;
 
     fn kv(key: &str, value: &str, c: Revision, m: Revision) -> KeyValue {
-        KeyValue { key: key.into(), value: value.into(), create_revision: c, mod_revision: m }
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+            create_revision: c,
+            mod_revision: m,
+        }
     }
 
     #[test]
@@ -119,7 +130,11 @@ mod tests {
                 kv: kv("b", "b1", 3, 5),
                 prev_kv: Some(kv("b", "b1", 3, 3)),
             },
-            Event { event_type: EventType::Put, kv: kv("c", "c1", 6, 6), prev_kv: None },
+            Event {
+                event_type: EventType::Put,
+                kv: kv("c", "c1", 6, 6),
+                prev_kv: None,
+            },
         ];
         let current = vec![kv("a", "a2", 2, 4), kv("c", "c1", 6, 6)];
         let ov = overrides_at(events, "", None);
@@ -136,7 +151,13 @@ mod tests {
         assert_eq!(read_revision(None, 10, 3).unwrap(), 10);
         assert_eq!(read_revision(Some(0), 10, 3).unwrap(), 10);
         assert_eq!(read_revision(Some(3), 10, 3).unwrap(), 3);
-        assert!(matches!(read_revision(Some(2), 10, 3), Err(Error::Compacted { .. })));
-        assert!(matches!(read_revision(Some(11), 10, 3), Err(Error::FutureRevision { .. })));
+        assert!(matches!(
+            read_revision(Some(2), 10, 3),
+            Err(Error::Compacted { .. })
+        ));
+        assert!(matches!(
+            read_revision(Some(11), 10, 3),
+            Err(Error::FutureRevision { .. })
+        ));
     }
 }

@@ -69,7 +69,10 @@ struct Registration {
 
 impl Hub {
     pub(crate) fn new(live_buffer: usize) -> Self {
-        Hub { inner: Mutex::new(HubInner::default()), live_buffer: live_buffer.max(1) }
+        Hub {
+            inner: Mutex::new(HubInner::default()),
+            live_buffer: live_buffer.max(1),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HubInner> {
@@ -119,7 +122,14 @@ impl Hub {
         let lagged = Arc::new(AtomicBool::new(false));
         let id = inner.next_id;
         inner.next_id += 1;
-        inner.slots.insert(id, Slot { prefix: prefix.to_string(), tx, lagged: lagged.clone() });
+        inner.slots.insert(
+            id,
+            Slot {
+                prefix: prefix.to_string(),
+                tx,
+                lagged: lagged.clone(),
+            },
+        );
         Some(Registration { id, rx, lagged })
     }
 

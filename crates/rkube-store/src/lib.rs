@@ -84,12 +84,22 @@ pub enum Error {
     /// CAS failed: the key's mod revision is not the expected one. Carries the current value
     /// (None when the key no longer exists).
     #[error("key {key} was modified (expected revision {expected})")]
-    Conflict { key: String, expected: Revision, current: Option<KeyValue> },
+    Conflict {
+        key: String,
+        expected: Revision,
+        current: Option<KeyValue>,
+    },
     /// The requested revision was compacted away.
     #[error("required revision {requested} has been compacted (floor {compacted})")]
-    Compacted { requested: Revision, compacted: Revision },
+    Compacted {
+        requested: Revision,
+        compacted: Revision,
+    },
     #[error("required revision {requested} is a future revision (current {current})")]
-    FutureRevision { requested: Revision, current: Revision },
+    FutureRevision {
+        requested: Revision,
+        current: Revision,
+    },
     #[error("store is closed")]
     Closed,
     #[error("backend: {0}")]

@@ -65,7 +65,10 @@ impl HistorySource for Inner {
     async fn read_events(&self, prefix: &str, after: Revision, max: usize) -> Result<HistoryChunk> {
         let state = self.lock();
         if after < state.floor {
-            return Err(Error::Compacted { requested: after, compacted: state.floor });
+            return Err(Error::Compacted {
+                requested: after,
+                compacted: state.floor,
+            });
         }
         let mut events = Vec::new();
         let mut scanned_to = after.max(state.floor);
@@ -81,7 +84,11 @@ impl HistorySource for Inner {
         if events.len() < max {
             scanned_to = scanned_to.max(state.revision);
         }
-        Ok(HistoryChunk { events, scanned_to, current: state.revision })
+        Ok(HistoryChunk {
+            events,
+            scanned_to,
+            current: state.revision,
+        })
     }
 }
 
@@ -159,7 +166,11 @@ impl Store for MemoryStore {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(_, kv)| Ok(kv.clone()));
         let (kvs, more) = merge_range(current, overrides, opts.limit)?;
-        Ok(RangeResult { kvs, more, revision: at })
+        Ok(RangeResult {
+            kvs,
+            more,
+            revision: at,
+        })
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue> {
@@ -168,8 +179,17 @@ impl Store for MemoryStore {
             return Err(Error::AlreadyExists(key.to_string()));
         }
         let rev = state.revision + 1;
-        let kv = KeyValue { key: key.to_string(), value, create_revision: rev, mod_revision: rev };
-        let event = Event { event_type: EventType::Put, kv: kv.clone(), prev_kv: None };
+        let kv = KeyValue {
+            key: key.to_string(),
+            value,
+            create_revision: rev,
+            mod_revision: rev,
+        };
+        let event = Event {
+            event_type: EventType::Put,
+            kv: kv.clone(),
+            prev_kv: None,
+        };
         self.inner.commit(&mut state, event);
         Ok(kv)
     }
@@ -180,7 +200,11 @@ impl Store for MemoryStore {
             return Err(Error::NotFound(key.to_string()));
         };
         if prev.mod_revision != expected {
-            return Err(Error::Conflict { key: key.to_string(), expected, current: Some(prev) });
+            return Err(Error::Conflict {
+                key: key.to_string(),
+                expected,
+                current: Some(prev),
+            });
         }
         let rev = state.revision + 1;
         let kv = KeyValue {
@@ -189,7 +213,11 @@ impl Store for MemoryStore {
             create_revision: prev.create_revision,
             mod_revision: rev,
         };
-        let event = Event { event_type: EventType::Put, kv: kv.clone(), prev_kv: Some(prev) };
+        let event = Event {
+            event_type: EventType::Put,
+            kv: kv.clone(),
+            prev_kv: Some(prev),
+        };
         self.inner.commit(&mut state, event);
         Ok(kv)
     }
@@ -209,8 +237,15 @@ impl Store for MemoryStore {
             }
         }
         let rev = state.revision + 1;
-        let kv = KeyValue { mod_revision: rev, ..prev.clone() };
-        let event = Event { event_type: EventType::Delete, kv: kv.clone(), prev_kv: Some(prev) };
+        let kv = KeyValue {
+            mod_revision: rev,
+            ..prev.clone()
+        };
+        let event = Event {
+            event_type: EventType::Delete,
+            kv: kv.clone(),
+            prev_kv: Some(prev),
+        };
         self.inner.commit(&mut state, event);
         Ok(kv)
     }
@@ -219,11 +254,19 @@ impl Store for MemoryStore {
         {
             let state = self.inner.lock();
             if after < state.floor {
-                return Err(Error::Compacted { requested: after, compacted: state.floor });
+                return Err(Error::Compacted {
+                    requested: after,
+                    compacted: state.floor,
+                });
             }
         }
         let source: Arc<dyn HistorySource> = self.inner.clone();
-        Ok(spawn_watch(source, self.inner.hub.clone(), prefix.to_string(), after))
+        Ok(spawn_watch(
+            source,
+            self.inner.hub.clone(),
+            prefix.to_string(),
+            after,
+        ))
     }
 
     async fn current_revision(&self) -> Result<Revision> {
@@ -233,7 +276,10 @@ impl Store for MemoryStore {
     async fn compact(&self, revision: Revision) -> Result<()> {
         let mut state = self.inner.lock();
         if revision > state.revision {
-            return Err(Error::FutureRevision { requested: revision, current: state.revision });
+            return Err(Error::FutureRevision {
+                requested: revision,
+                current: state.revision,
+            });
         }
         if revision <= state.floor {
             return Ok(());
@@ -257,7 +303,10 @@ mod tests {
     async fn wait_for_watchers(store: &MemoryStore, n: usize) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while store.inner.hub.watcher_count() != n {
-            assert!(tokio::time::Instant::now() < deadline, "watchers never became {n}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "watchers never became {n}"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -272,7 +321,11 @@ mod tests {
         for i in 0..n {
             store.create(&format!("/a/{i}"), vec![]).await.unwrap();
         }
-        assert_eq!(store.inner.hub.watcher_count(), 0, "the slow watcher was unregistered");
+        assert_eq!(
+            store.inner.hub.watcher_count(),
+            0,
+            "the slow watcher was unregistered"
+        );
         for rev in 2..2 + n {
             assert_eq!(rx.recv().await.unwrap().unwrap().revision(), rev);
         }

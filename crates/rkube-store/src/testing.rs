@@ -66,7 +66,9 @@ impl EtcdProcess {
         let peer = format!("http://127.0.0.1:{peer_port}");
         let log_path = dir.join("etcd.log");
         let log = std::fs::File::create(&log_path).map_err(|e| format!("create etcd log: {e}"))?;
-        let log_err = log.try_clone().map_err(|e| format!("create etcd log: {e}"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| format!("create etcd log: {e}"))?;
         let child = Command::new(bin)
             .arg("--name=default")
             .arg(format!("--data-dir={}", dir.join("data").display()))
@@ -82,12 +84,18 @@ impl EtcdProcess {
             .stderr(log_err)
             .spawn()
             .map_err(|e| format!("start {}: {e}", bin.display()))?;
-        let mut process = EtcdProcess { endpoint, child, dir: dir.to_path_buf() };
+        let mut process = EtcdProcess {
+            endpoint,
+            child,
+            dir: dir.to_path_buf(),
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Ok(Some(status)) = process.child.try_wait() {
                 let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!("etcd exited with {status} before it was ready:\n{log}"));
+                return Err(format!(
+                    "etcd exited with {status} before it was ready:\n{log}"
+                ));
             }
             if healthy(client_port) {
                 tracing::debug!(endpoint = %process.endpoint, "etcd is ready");
@@ -142,7 +150,9 @@ fn free_ports() -> Result<[u16; 2], String> {
     let bind = || TcpListener::bind("127.0.0.1:0").map_err(|e| format!("find a free port: {e}"));
     let (a, b) = (bind()?, bind()?);
     let port = |l: &TcpListener| {
-        l.local_addr().map(|a| a.port()).map_err(|e| format!("find a free port: {e}"))
+        l.local_addr()
+            .map(|a| a.port())
+            .map_err(|e| format!("find a free port: {e}"))
     };
     Ok([port(&a)?, port(&b)?])
 }
@@ -154,7 +164,10 @@ fn healthy(port: u16) -> bool {
     };
     let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
-    if conn.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+    if conn
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut body = String::new();

@@ -18,20 +18,36 @@ struct Fixture {
 }
 
 async fn memory() -> Fixture {
-    Fixture { store: Arc::new(MemoryStore::new()), _keep: Vec::new() }
+    Fixture {
+        store: Arc::new(MemoryStore::new()),
+        _keep: Vec::new(),
+    }
 }
 
 async fn embedded() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = EmbeddedConfig { compact_interval: Duration::ZERO, ..Default::default() };
+    let config = EmbeddedConfig {
+        compact_interval: Duration::ZERO,
+        ..Default::default()
+    };
     let store = EmbeddedStore::open(&dir.path().join("store.redb"), config).expect("open");
-    Fixture { store: Arc::new(store), _keep: vec![Box::new(dir)] }
+    Fixture {
+        store: Arc::new(store),
+        _keep: vec![Box::new(dir)],
+    }
 }
 
 async fn etcd() -> Fixture {
-    let process = tokio::task::spawn_blocking(EtcdProcess::start).await.expect("start etcd");
-    let store = EtcdStore::connect(std::slice::from_ref(&process.endpoint)).await.expect("connect");
-    Fixture { store: Arc::new(store), _keep: vec![Box::new(process)] }
+    let process = tokio::task::spawn_blocking(EtcdProcess::start)
+        .await
+        .expect("start etcd");
+    let store = EtcdStore::connect(std::slice::from_ref(&process.endpoint))
+        .await
+        .expect("connect");
+    Fixture {
+        store: Arc::new(store),
+        _keep: vec![Box::new(process)],
+    }
 }
 
 macro_rules! conformance {
@@ -90,11 +106,19 @@ fn keys(kvs: &[KeyValue]) -> Vec<&str> {
 }
 
 fn opts(start_after: Option<&str>, limit: usize, revision: Option<Revision>) -> RangeOptions {
-    RangeOptions { start_after: start_after.map(str::to_string), limit, revision }
+    RangeOptions {
+        start_after: start_after.map(str::to_string),
+        limit,
+        revision,
+    }
 }
 
 async fn revisions(s: DynStore) {
-    assert_eq!(s.current_revision().await.unwrap(), 1, "empty store is at revision 1");
+    assert_eq!(
+        s.current_revision().await.unwrap(),
+        1,
+        "empty store is at revision 1"
+    );
     let a = s.create("/t/a", v("1")).await.unwrap();
     assert_eq!((a.create_revision, a.mod_revision), (2, 2));
     let a2 = s.update("/t/a", v("2"), 2).await.unwrap();
@@ -105,12 +129,21 @@ async fn revisions(s: DynStore) {
     assert!(s.delete("/t/missing", None).await.is_err());
     assert_eq!(s.current_revision().await.unwrap(), 3);
     let d = s.delete("/t/a", None).await.unwrap();
-    assert_eq!((d.create_revision, d.mod_revision, d.value.as_slice()), (2, 4, &b"2"[..]));
+    assert_eq!(
+        (d.create_revision, d.mod_revision, d.value.as_slice()),
+        (2, 4, &b"2"[..])
+    );
     assert_eq!(s.current_revision().await.unwrap(), 4);
     // Re-creating starts a new life of the key.
     let a3 = s.create("/t/a", v("3")).await.unwrap();
     assert_eq!((a3.create_revision, a3.mod_revision), (5, 5));
-    assert_eq!(s.range("/t/", RangeOptions::default()).await.unwrap().revision, 5);
+    assert_eq!(
+        s.range("/t/", RangeOptions::default())
+            .await
+            .unwrap()
+            .revision,
+        5
+    );
 }
 
 async fn create_exists(s: DynStore) {
@@ -130,7 +163,11 @@ async fn cas_update(s: DynStore) {
     let kv2 = s.update("/t/k", v("2"), kv.mod_revision).await.unwrap();
     assert_eq!(kv2.value, v("2"));
     match s.update("/t/k", v("3"), kv.mod_revision).await {
-        Err(Error::Conflict { key, expected, current }) => {
+        Err(Error::Conflict {
+            key,
+            expected,
+            current,
+        }) => {
             assert_eq!(key, "/t/k");
             assert_eq!(expected, kv.mod_revision);
             assert_eq!(current, Some(kv2.clone()));
@@ -141,7 +178,11 @@ async fn cas_update(s: DynStore) {
         Err(Error::NotFound(k)) => assert_eq!(k, "/t/missing"),
         other => panic!("expected NotFound, got {other:?}"),
     }
-    assert_eq!(s.get("/t/missing").await.unwrap(), None, "update must not create");
+    assert_eq!(
+        s.get("/t/missing").await.unwrap(),
+        None,
+        "update must not create"
+    );
     assert_eq!(s.get("/t/k").await.unwrap(), Some(kv2));
 }
 
@@ -157,8 +198,14 @@ async fn delete_with_precondition(s: DynStore) {
     assert_eq!(deleted.create_revision, kv.create_revision);
     assert_eq!(deleted.mod_revision, kv2.mod_revision + 1);
     assert_eq!(s.current_revision().await.unwrap(), deleted.mod_revision);
-    assert!(matches!(s.delete("/t/k", None).await, Err(Error::NotFound(_))));
-    assert!(matches!(s.delete("/t/k", Some(0)).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        s.delete("/t/k", None).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        s.delete("/t/k", Some(0)).await,
+        Err(Error::NotFound(_))
+    ));
     assert_eq!(s.get("/t/k").await.unwrap(), None);
 }
 
@@ -185,15 +232,30 @@ async fn range_prefix_limit_continue(s: DynStore) {
         (Some("/z"), 0, &[], false),
     ];
     for (start_after, limit, want, more) in table {
-        let got = s.range("/r/", opts(*start_after, *limit, None)).await.unwrap();
-        assert_eq!(keys(&got.kvs), *want, "start_after {start_after:?} limit {limit}");
-        assert_eq!(got.more, *more, "more for start_after {start_after:?} limit {limit}");
+        let got = s
+            .range("/r/", opts(*start_after, *limit, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            keys(&got.kvs),
+            *want,
+            "start_after {start_after:?} limit {limit}"
+        );
+        assert_eq!(
+            got.more, *more,
+            "more for start_after {start_after:?} limit {limit}"
+        );
         assert_eq!(got.revision, current);
     }
     let everything = s.range("", RangeOptions::default()).await.unwrap();
     assert_eq!(everything.kvs.len(), 7);
     assert_eq!(keys(&everything.kvs)[0], "/q/x");
-    assert!(s.range("/none/", RangeOptions::default()).await.unwrap().kvs.is_empty());
+    assert!(s
+        .range("/none/", RangeOptions::default())
+        .await
+        .unwrap()
+        .kvs
+        .is_empty());
 }
 
 async fn historical_range(s: DynStore) {
@@ -232,7 +294,10 @@ async fn historical_range(s: DynStore) {
     let paged = s.range("/h/", opts(None, 1, Some(3))).await.unwrap();
     assert_eq!(keys(&paged.kvs), ["/h/a"]);
     assert!(paged.more);
-    let paged = s.range("/h/", opts(Some("/h/a"), 1, Some(3))).await.unwrap();
+    let paged = s
+        .range("/h/", opts(Some("/h/a"), 1, Some(3)))
+        .await
+        .unwrap();
     assert_eq!(keys(&paged.kvs), ["/h/b"]);
     assert!(!paged.more);
 }
@@ -250,7 +315,10 @@ async fn compacted_and_future_reads(s: DynStore) {
     let at4 = s.range("/c/", opts(None, 0, Some(4))).await.unwrap();
     assert_eq!(keys(&at4.kvs), ["/c/0", "/c/1", "/c/2"]);
     match s.range("/c/", opts(None, 0, Some(3))).await {
-        Err(Error::Compacted { requested, compacted }) => {
+        Err(Error::Compacted {
+            requested,
+            compacted,
+        }) => {
             assert_eq!(requested, 3);
             assert_eq!(compacted, 4);
         }
@@ -263,15 +331,32 @@ async fn compacted_and_future_reads(s: DynStore) {
         }
         other => panic!("expected FutureRevision, got {other:?}"),
     }
-    assert!(matches!(s.compact(7).await, Err(Error::FutureRevision { .. })));
+    assert!(matches!(
+        s.compact(7).await,
+        Err(Error::FutureRevision { .. })
+    ));
     // Compacting at or below the floor again is a no-op.
     s.compact(3).await.unwrap();
     s.compact(4).await.unwrap();
     assert_eq!(s.compacted_revision().await.unwrap(), 4);
     // Compacting at the current revision keeps the current state readable.
     s.compact(6).await.unwrap();
-    assert_eq!(s.range("/c/", opts(None, 0, Some(6))).await.unwrap().kvs.len(), 5);
-    assert_eq!(s.range("/c/", RangeOptions::default()).await.unwrap().kvs.len(), 5);
+    assert_eq!(
+        s.range("/c/", opts(None, 0, Some(6)))
+            .await
+            .unwrap()
+            .kvs
+            .len(),
+        5
+    );
+    assert_eq!(
+        s.range("/c/", RangeOptions::default())
+            .await
+            .unwrap()
+            .kvs
+            .len(),
+        5
+    );
 }
 
 async fn watch_from_old_revision(s: DynStore) {
@@ -287,7 +372,10 @@ async fn watch_from_old_revision(s: DynStore) {
     ];
     for (rev, ty, key, val) in expected {
         let ev = next(&mut rx).await;
-        assert_eq!((ev.revision(), ev.event_type, ev.kv.key.as_str()), (*rev, *ty, *key));
+        assert_eq!(
+            (ev.revision(), ev.event_type, ev.kv.key.as_str()),
+            (*rev, *ty, *key)
+        );
         assert_eq!(ev.kv.value, v(val));
     }
     // Then live events, with no gap.
@@ -341,12 +429,21 @@ async fn prefix_isolation(s: DynStore) {
     s.create("/registry/pods/default/a", v("p")).await.unwrap();
     s.create("/registry/pod", v("x")).await.unwrap();
     s.create("/registry/pods/default/b", v("p")).await.unwrap();
-    let got = s.range("/registry/pods/", RangeOptions::default()).await.unwrap();
-    assert_eq!(keys(&got.kvs), ["/registry/pods/default/a", "/registry/pods/default/b"]);
+    let got = s
+        .range("/registry/pods/", RangeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&got.kvs),
+        ["/registry/pods/default/a", "/registry/pods/default/b"]
+    );
     assert_eq!(next(&mut rx).await.kv.key, "/registry/pods/default/a");
     assert_eq!(next(&mut rx).await.kv.key, "/registry/pods/default/b");
     // A watcher that started live sees the same.
-    let mut live = s.watch("/registry/pods/", s.current_revision().await.unwrap()).await.unwrap();
+    let mut live = s
+        .watch("/registry/pods/", s.current_revision().await.unwrap())
+        .await
+        .unwrap();
     s.create("/registry/podsx/b", v("x")).await.unwrap();
     s.create("/registry/pods/default/c", v("p")).await.unwrap();
     assert_eq!(next(&mut live).await.kv.key, "/registry/pods/default/c");
@@ -359,7 +456,10 @@ async fn delete_event_carries_prev(s: DynStore) {
     let kv2 = s.update("/d/k", v("2"), kv.mod_revision).await.unwrap();
     let deleted = s.delete("/d/k", None).await.unwrap();
     let put = next(&mut rx).await;
-    assert_eq!((put.event_type, put.prev_kv.clone()), (EventType::Put, None));
+    assert_eq!(
+        (put.event_type, put.prev_kv.clone()),
+        (EventType::Put, None)
+    );
     let upd = next(&mut rx).await;
     assert_eq!(upd.prev_kv, Some(kv.clone()));
     let del = next(&mut rx).await;

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn manual_config() -> EmbeddedConfig {
-    EmbeddedConfig { compact_interval: Duration::ZERO, ..Default::default() }
+    EmbeddedConfig {
+        compact_interval: Duration::ZERO,
+        ..Default::default()
+    }
 }
 
 fn open(path: &Path, config: EmbeddedConfig) -> EmbeddedStore {
@@ -17,7 +20,10 @@ fn open(path: &Path, config: EmbeddedConfig) -> EmbeddedStore {
 }
 
 fn at(revision: i64) -> RangeOptions {
-    RangeOptions { revision: Some(revision), ..Default::default() }
+    RangeOptions {
+        revision: Some(revision),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -27,7 +33,9 @@ async fn data_survives_reopen() {
     let s = open(&path, manual_config());
     let a = s.create("/p/a", b"a1".to_vec()).await.unwrap(); // 2
     s.create("/p/b", b"b1".to_vec()).await.unwrap(); // 3
-    s.update("/p/a", b"a2".to_vec(), a.mod_revision).await.unwrap(); // 4
+    s.update("/p/a", b"a2".to_vec(), a.mod_revision)
+        .await
+        .unwrap(); // 4
     s.delete("/p/b", None).await.unwrap(); // 5
     s.create("/p/c", b"c1".to_vec()).await.unwrap(); // 6
     s.compact(3).await.unwrap();
@@ -38,11 +46,29 @@ async fn data_survives_reopen() {
     assert_eq!(s.current_revision().await.unwrap(), 6);
     assert_eq!(s.compacted_revision().await.unwrap(), 3);
     let now = s.range("/p/", RangeOptions::default()).await.unwrap();
-    assert_eq!(now.kvs.iter().map(|kv| kv.value.as_slice()).collect::<Vec<_>>(), [b"a2", b"c1"]);
+    assert_eq!(
+        now.kvs
+            .iter()
+            .map(|kv| kv.value.as_slice())
+            .collect::<Vec<_>>(),
+        [b"a2", b"c1"]
+    );
     let old = s.range("/p/", at(3)).await.unwrap();
-    assert_eq!(old.kvs.iter().map(|kv| kv.value.as_slice()).collect::<Vec<_>>(), [b"a1", b"b1"]);
-    assert!(matches!(s.range("/p/", at(2)).await, Err(Error::Compacted { .. })));
-    assert!(matches!(s.watch("/p/", 2).await, Err(Error::Compacted { .. })));
+    assert_eq!(
+        old.kvs
+            .iter()
+            .map(|kv| kv.value.as_slice())
+            .collect::<Vec<_>>(),
+        [b"a1", b"b1"]
+    );
+    assert!(matches!(
+        s.range("/p/", at(2)).await,
+        Err(Error::Compacted { .. })
+    ));
+    assert!(matches!(
+        s.watch("/p/", 2).await,
+        Err(Error::Compacted { .. })
+    ));
 
     let mut rx = s.watch("/p/", 3).await.unwrap();
     for rev in 4..=6 {
@@ -80,7 +106,9 @@ async fn background_compaction_bounds_history() {
                         let key = format!("/k/{k}");
                         for _ in 0..rounds {
                             let cur = s.get(&key).await.unwrap().unwrap();
-                            s.update(&key, vec![1; 512], cur.mod_revision).await.unwrap();
+                            s.update(&key, vec![1; 512], cur.mod_revision)
+                                .await
+                                .unwrap();
                         }
                     })
                 })
@@ -98,14 +126,20 @@ async fn background_compaction_bounds_history() {
             if floor >= current - 100 {
                 return (current, floor);
             }
-            assert!(Instant::now() < deadline, "no compaction: floor {floor}, current {current}");
+            assert!(
+                Instant::now() < deadline,
+                "no compaction: floor {floor}, current {current}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
     churn(50).await;
     let (current, floor) = settled(s.clone()).await;
     assert!(floor > 1);
-    assert!(matches!(s.watch("/k/", floor - 1).await, Err(Error::Compacted { .. })));
+    assert!(matches!(
+        s.watch("/k/", floor - 1).await,
+        Err(Error::Compacted { .. })
+    ));
     assert_eq!(s.range("/k/", at(floor)).await.unwrap().kvs.len(), 20);
     assert_eq!(s.range("/k/", at(current)).await.unwrap().kvs.len(), 20);
     let size_after_first = std::fs::metadata(&path).unwrap().len();
@@ -191,7 +225,14 @@ async fn concurrent_writers_get_consecutive_revisions() {
     revisions.sort_unstable();
     assert_eq!(revisions, (2..=51).collect::<Vec<_>>());
     assert_eq!(s.current_revision().await.unwrap(), 51);
-    assert_eq!(s.range("/c/", RangeOptions::default()).await.unwrap().kvs.len(), 50);
+    assert_eq!(
+        s.range("/c/", RangeOptions::default())
+            .await
+            .unwrap()
+            .kvs
+            .len(),
+        50
+    );
 
     // Conflicting writers on one key: exactly one CAS wins per revision.
     let base = s.get("/c/0").await.unwrap().unwrap();
@@ -218,7 +259,10 @@ async fn concurrent_writers_get_consecutive_revisions() {
 #[ignore]
 async fn throughput() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Arc::new(open(&dir.path().join("store.redb"), EmbeddedConfig::default()));
+    let s = Arc::new(open(
+        &dir.path().join("store.redb"),
+        EmbeddedConfig::default(),
+    ));
     for writers in [1usize, 16, 64, 256] {
         let per = 4000 / writers.min(64) * writers.min(64) / writers;
         let start = Instant::now();
@@ -227,7 +271,9 @@ async fn throughput() {
                 let s = s.clone();
                 tokio::spawn(async move {
                     for i in 0..per {
-                        s.create(&format!("/t/{writers}/{w}/{i}"), vec![0; 256]).await.unwrap();
+                        s.create(&format!("/t/{writers}/{w}/{i}"), vec![0; 256])
+                            .await
+                            .unwrap();
                     }
                 })
             })
@@ -251,8 +297,11 @@ fn crash_child() {
     let Some(path) = std::env::var_os(CRASH_ENV) else {
         return;
     };
-    let rt =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let s = Arc::new(open(Path::new(&path), manual_config()));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -286,7 +335,13 @@ async fn survives_kill_during_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.redb");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CRASH_ENV, &path)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -317,7 +372,11 @@ async fn survives_kill_during_writes() {
     let s = open(&path, manual_config());
     let current = s.current_revision().await.unwrap();
     for (key, rev) in &acked {
-        let kv = s.get(key).await.unwrap().unwrap_or_else(|| panic!("{key} lost"));
+        let kv = s
+            .get(key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{key} lost"));
         assert_eq!(kv.mod_revision, *rev);
         assert!(*rev <= current);
     }

@@ -7,44 +7,74 @@ use std::sync::Arc;
 use std::time::Instant;
 
 async fn start() -> (EtcdProcess, EtcdStore) {
-    let process = tokio::task::spawn_blocking(EtcdProcess::start).await.expect("start etcd");
-    let store = EtcdStore::connect(std::slice::from_ref(&process.endpoint)).await.expect("connect");
+    let process = tokio::task::spawn_blocking(EtcdProcess::start)
+        .await
+        .expect("start etcd");
+    let store = EtcdStore::connect(std::slice::from_ref(&process.endpoint))
+        .await
+        .expect("connect");
     (process, store)
 }
 
 #[test]
 fn missing_etcd_names_the_package() {
-    let err = EtcdProcess::try_start_bin(Path::new("/nonexistent/etcd")).err().expect("must fail");
+    let err = EtcdProcess::try_start_bin(Path::new("/nonexistent/etcd"))
+        .err()
+        .expect("must fail");
     assert!(err.contains("etcd-server"), "{err}");
 }
 
 #[tokio::test]
 async fn floor_compacted_by_another_client_is_discovered() {
     let (process, a) = start().await;
-    let b = EtcdStore::connect(std::slice::from_ref(&process.endpoint)).await.unwrap();
+    let b = EtcdStore::connect(std::slice::from_ref(&process.endpoint))
+        .await
+        .unwrap();
     for i in 0..40 {
         a.create(&format!("/x/{i}"), vec![1]).await.unwrap(); // 2..=41
     }
     a.compact(10).await.unwrap();
     assert_eq!(b.compacted_revision().await.unwrap(), 10);
     a.compact(33).await.unwrap();
-    match b.range("/x/", RangeOptions { revision: Some(20), ..Default::default() }).await {
-        Err(Error::Compacted { requested, compacted }) => {
+    match b
+        .range(
+            "/x/",
+            RangeOptions {
+                revision: Some(20),
+                ..Default::default()
+            },
+        )
+        .await
+    {
+        Err(Error::Compacted {
+            requested,
+            compacted,
+        }) => {
             assert_eq!((requested, compacted), (20, 33))
         }
         other => panic!("expected Compacted, got {other:?}"),
     }
     assert_eq!(b.compacted_revision().await.unwrap(), 33);
-    assert!(matches!(b.watch("/x/", 31).await, Err(Error::Compacted { compacted: 33, .. })));
+    assert!(matches!(
+        b.watch("/x/", 31).await,
+        Err(Error::Compacted { compacted: 33, .. })
+    ));
     b.watch("/x/", 33).await.unwrap();
 }
 
 #[tokio::test]
 async fn connect_to_nothing_fails() {
     // A port nothing listens on: bind one, then drop it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoints = [format!("http://127.0.0.1:{port}")];
-    assert!(matches!(EtcdStore::connect(&endpoints).await, Err(Error::Backend(_))));
+    assert!(matches!(
+        EtcdStore::connect(&endpoints).await,
+        Err(Error::Backend(_))
+    ));
 }
 
 /// Rough write throughput (run with `--ignored --nocapture`).
@@ -61,7 +91,9 @@ async fn throughput() {
                 let s = s.clone();
                 tokio::spawn(async move {
                     for i in 0..per {
-                        s.create(&format!("/t/{writers}/{w}/{i}"), vec![0; 256]).await.unwrap();
+                        s.create(&format!("/t/{writers}/{w}/{i}"), vec![0; 256])
+                            .await
+                            .unwrap();
                     }
                 })
             })

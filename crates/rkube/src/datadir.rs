@@ -37,12 +37,19 @@ impl DataDir {
                 return Err(e).with_context(|| format!("lock {}", lock_path.display()))
             }
         }
-        Ok(DataDir { path: path.to_path_buf(), _lock: lock })
+        Ok(DataDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
     }
 
     pub fn sub(&self, name: &str) -> Result<PathBuf> {
         let p = self.path.join(name);
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(&p).with_context(|| format!("create {}", p.display()))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&p)
+            .with_context(|| format!("create {}", p.display()))?;
         Ok(p)
     }
 }
@@ -51,7 +58,9 @@ impl DataDir {
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, data).with_context(|| format!("write {}", tmp.display()))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode)).with_context(|| format!("chmod {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("rename {} to {}", tmp.display(), path.display()))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", tmp.display()))?;
+    fs::rename(&tmp, path)
+        .with_context(|| format!("rename {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }

@@ -9,7 +9,12 @@ mod server;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "rkube", version, about = "Kubernetes in one binary", propagate_version = true)]
+#[command(
+    name = "rkube",
+    version,
+    about = "Kubernetes in one binary",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +32,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -35,7 +41,11 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Version => {
-            println!("rkube version v{} (Kubernetes {})", env!("CARGO_PKG_VERSION"), rkube_apiserver::discovery::GIT_VERSION);
+            println!(
+                "rkube version v{} (Kubernetes {})",
+                env!("CARGO_PKG_VERSION"),
+                rkube_apiserver::discovery::GIT_VERSION
+            );
             Ok(())
         }
         Command::Server(args) => server::run(args),

@@ -4,7 +4,10 @@
 
 use crate::datadir::write_atomic;
 use anyhow::{Context, Result};
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
 use std::path::{Path, PathBuf};
 
 pub struct Pki {
@@ -37,10 +40,17 @@ pub fn ensure(dir: &Path, sans: &[String]) -> Result<Pki> {
             let key = KeyPair::generate().context("generate CA key")?;
             let mut params = CertificateParams::new(Vec::<String>::new())?;
             let mut dn = DistinguishedName::new();
-            dn.push(DnType::CommonName, format!("rkube-ca@{}", chrono::Utc::now().timestamp()));
+            dn.push(
+                DnType::CommonName,
+                format!("rkube-ca@{}", chrono::Utc::now().timestamp()),
+            );
             params.distinguished_name = dn;
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+            params.key_usages = vec![
+                KeyUsagePurpose::KeyCertSign,
+                KeyUsagePurpose::CrlSign,
+                KeyUsagePurpose::DigitalSignature,
+            ];
             validity(&mut params, 3650);
             let cert = params.self_signed(&key).context("sign CA certificate")?;
             let (c, k) = (cert.pem(), key.serialize_pem());
@@ -52,32 +62,64 @@ pub fn ensure(dir: &Path, sans: &[String]) -> Result<Pki> {
     let ca_keypair = KeyPair::from_pem(&ca_key).context("parse CA key")?;
     let issuer = Issuer::from_ca_cert_pem(&ca_cert, ca_keypair).context("parse CA certificate")?;
 
-    let leaf = |name: &str, cn: &str, orgs: &[&str], names: &[String], usage: ExtendedKeyUsagePurpose| -> Result<(String, String)> {
-        if let (Some(c), Some(k)) = (read(&p(&format!("{name}.crt"))), read(&p(&format!("{name}.key")))) {
+    let leaf = |name: &str,
+                cn: &str,
+                orgs: &[&str],
+                names: &[String],
+                usage: ExtendedKeyUsagePurpose|
+     -> Result<(String, String)> {
+        if let (Some(c), Some(k)) = (
+            read(&p(&format!("{name}.crt"))),
+            read(&p(&format!("{name}.key"))),
+        ) {
             return Ok((c, k));
         }
         tracing::info!("creating {name} certificate");
         let key = KeyPair::generate().with_context(|| format!("generate {name} key"))?;
-        let mut params = CertificateParams::new(names.to_vec()).with_context(|| format!("{name} certificate names"))?;
+        let mut params = CertificateParams::new(names.to_vec())
+            .with_context(|| format!("{name} certificate names"))?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, cn);
         for o in orgs {
             dn.push(DnType::OrganizationName, *o);
         }
         params.distinguished_name = dn;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![usage];
         params.use_authority_key_identifier_extension = true;
         validity(&mut params, 365);
-        let cert = params.signed_by(&key, &issuer).with_context(|| format!("sign {name} certificate"))?;
+        let cert = params
+            .signed_by(&key, &issuer)
+            .with_context(|| format!("sign {name} certificate"))?;
         let (c, k) = (cert.pem(), key.serialize_pem());
         write_atomic(&p(&format!("{name}.crt")), c.as_bytes(), 0o644)?;
         write_atomic(&p(&format!("{name}.key")), k.as_bytes(), 0o600)?;
         Ok((c, k))
     };
-    let (server_cert, server_key) = leaf("server", "kube-apiserver", &[], sans, ExtendedKeyUsagePurpose::ServerAuth)?;
-    let (admin_cert, admin_key) = leaf("admin", "admin", &["system:masters"], &[], ExtendedKeyUsagePurpose::ClientAuth)?;
-    Ok(Pki { ca_cert, server_cert, server_key, admin_cert, admin_key })
+    let (server_cert, server_key) = leaf(
+        "server",
+        "kube-apiserver",
+        &[],
+        sans,
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
+    let (admin_cert, admin_key) = leaf(
+        "admin",
+        "admin",
+        &["system:masters"],
+        &[],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    )?;
+    Ok(Pki {
+        ca_cert,
+        server_cert,
+        server_key,
+        admin_cert,
+        admin_key,
+    })
 }
 
 /// Subject alternative names of the serving certificate.

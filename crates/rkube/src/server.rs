@@ -37,7 +37,10 @@ pub struct ServerArgs {
 }
 
 pub fn run(args: ServerArgs) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start tokio runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start tokio runtime")?;
     rt.block_on(serve(args))
 }
 
@@ -48,7 +51,12 @@ async fn open_store(args: &ServerArgs, dir: &DataDir) -> Result<(DynStore, Optio
             .with_context(|| format!("open embedded store {}", path.display()))?;
         return Ok((Arc::new(store), None));
     }
-    let endpoints: Vec<String> = args.datastore_endpoint.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    let endpoints: Vec<String> = args
+        .datastore_endpoint
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
     tracing::info!("connecting to etcd at {}", endpoints.join(","));
     let store = rkube_store::etcd::EtcdStore::connect(&endpoints)
         .await
@@ -64,16 +72,23 @@ async fn serve(args: ServerArgs) -> Result<()> {
     }
     let tokens = match &args.token_auth_file {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("read token file {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("read token file {}", p.display()))?;
             TokenAuth::parse(&text).with_context(|| format!("parse token file {}", p.display()))?
         }
         None => TokenAuth::default(),
     };
     let addr = format!("{}:{}", bracket(&args.bind_address), args.https_listen_port);
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("listen on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listen on {addr}"))?;
     let pki = pki::ensure(&dir.sub("tls")?, &pki::server_sans(&args.bind_address))?;
-    let tls = rkube_apiserver::serve::tls_config(pki.server_cert.as_bytes(), pki.server_key.as_bytes(), pki.ca_cert.as_bytes())
-        .context("build tls config")?;
+    let tls = rkube_apiserver::serve::tls_config(
+        pki.server_cert.as_bytes(),
+        pki.server_key.as_bytes(),
+        pki.ca_cert.as_bytes(),
+    )
+    .context("build tls config")?;
     let (store, compact_interval) = open_store(&args, &dir).await?;
     let host = match args.bind_address.as_str() {
         "0.0.0.0" | "::" | "" => "127.0.0.1".to_string(),
@@ -92,17 +107,26 @@ async fn serve(args: ServerArgs) -> Result<()> {
     .map_err(|e| anyhow::anyhow!("start api server: {}", e.message))?;
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(rkube_apiserver::serve::serve_tls(listener, tls, srv.router(), async {
-        let _ = stop_rx.await;
-    }));
-    tracing::info!("api server listening on {addr} (ready in {} ms)", started.elapsed().as_millis());
+    let serving = tokio::spawn(rkube_apiserver::serve::serve_tls(
+        listener,
+        tls,
+        srv.router(),
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    tracing::info!(
+        "api server listening on {addr} (ready in {} ms)",
+        started.elapsed().as_millis()
+    );
 
     let config = kubeconfig::admin(&url, &pki);
     let mut targets = vec![dir.path.join("kubeconfig.yaml")];
     targets.extend(args.write_kubeconfig.clone());
     for path in targets {
         if std::fs::read_to_string(&path).ok().as_deref() != Some(config.as_str()) {
-            write_atomic(&path, config.as_bytes(), 0o600).with_context(|| format!("write kubeconfig {}", path.display()))?;
+            write_atomic(&path, config.as_bytes(), 0o600)
+                .with_context(|| format!("write kubeconfig {}", path.display()))?;
         }
         eprintln!("rkube: kubeconfig written to {}", path.display());
     }

@@ -534,13 +534,28 @@ fn custom_and_review_kinds_get_metadata_checks_only() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].starts_with("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"));
+    assert!(errs[0]
+        .starts_with("metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"));
     let review = json!({"spec": {"resourceAttributes": {"verb": "get"}}});
-    assert!(validate_create("authorization.k8s.io", "v1", "SelfSubjectAccessReview", &review).is_empty());
-    let err = &validate_create("", "v1", "ConfigMap", &json!({"metadata": {"namespace": "d"}}))[0];
+    assert!(validate_create(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        &review
+    )
+    .is_empty());
+    let err = &validate_create(
+        "",
+        "v1",
+        "ConfigMap",
+        &json!({"metadata": {"namespace": "d"}}),
+    )[0];
     assert_eq!(err.reason(), "FieldValueRequired");
     assert_eq!(err.field, "metadata.name");
-    assert_eq!(err.message(), "Required value: name or generateName is required");
+    assert_eq!(
+        err.message(),
+        "Required value: name or generateName is required"
+    );
 }
 
 #[test]

@@ -21,7 +21,12 @@ pub fn is_apply(content_type: &str) -> bool {
 fn conflict(e: rkube_api::ssa::ApplyError) -> ApiError {
     let status = e.status();
     let reason: &'static str = e.reason();
-    ApiError { code: e.code(), reason, message: e.message(), details: status.get("details").cloned() }
+    ApiError {
+        code: e.code(),
+        reason,
+        message: e.message(),
+        details: status.get("details").cloned(),
+    }
 }
 
 pub async fn apply(req: Request) -> ApiResult<Response> {
@@ -43,7 +48,11 @@ pub async fn apply(req: Request) -> ApiResult<Response> {
     let mut warnings = Vec::new();
     if let Some(e) = rkube_api::fieldcheck::apply_patch_error(&req.body) {
         match fvd {
-            FieldValidation::Strict => return Err(ApiError::bad_request(format!("error strict decoding YAML: {e}"))),
+            FieldValidation::Strict => {
+                return Err(ApiError::bad_request(format!(
+                    "error strict decoding YAML: {e}"
+                )))
+            }
             FieldValidation::Warn => warnings = rkube_api::fieldcheck::warnings(&[e]),
             FieldValidation::Ignore => {}
         }
@@ -51,7 +60,9 @@ pub async fn apply(req: Request) -> ApiResult<Response> {
     let applied: Value = serde_yaml::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !applied.is_object() {
-        return Err(ApiError::bad_request("the apply configuration must be an object"));
+        return Err(ApiError::bad_request(
+            "the apply configuration must be an object",
+        ));
     }
     check_type_pub(info, &applied)?;
     super::typecheck::check(info, &applied)?;
@@ -67,7 +78,8 @@ pub async fn apply(req: Request) -> ApiResult<Response> {
     for _ in 0..8 {
         let exists = req.srv.store.get(&req.key(&name)).await?.is_some();
         if !exists {
-            let mut obj = rkube_api::ssa::apply(g, v, k, None, &applied, &manager, force, &now).map_err(conflict)?;
+            let mut obj = rkube_api::ssa::apply(g, v, k, None, &applied, &manager, force, &now)
+                .map_err(conflict)?;
             fv::prune_unknown(info, &mut obj);
             obj["apiVersion"] = json!(info.api_version());
             obj["kind"] = json!(info.kind);
@@ -76,22 +88,38 @@ pub async fn apply(req: Request) -> ApiResult<Response> {
                 obj["metadata"]["namespace"] = json!(ns);
             }
             match store_new(&req, obj, dry_run).await {
-                Ok(created) => return Ok(fv::add_warnings(respond_one_with(&req, created, StatusCode::CREATED), &warnings)),
+                Ok(created) => {
+                    return Ok(fv::add_warnings(
+                        respond_one_with(&req, created, StatusCode::CREATED),
+                        &warnings,
+                    ))
+                }
                 Err(e) if e.reason == "AlreadyExists" => continue,
                 Err(e) => return Err(e),
             }
         }
         let res = guaranteed_update(&req, &name, dry_run, |cur, _rev| {
-            let mut new = rkube_api::ssa::apply(g, v, k, Some(cur), &applied, &manager, force, &now).map_err(conflict)?;
+            let mut new =
+                rkube_api::ssa::apply(g, v, k, Some(cur), &applied, &manager, force, &now)
+                    .map_err(conflict)?;
             fv::prune_unknown(info, &mut new);
             merge_update(info, Target::Main, cur, &new)
         })
         .await;
         match res {
-            Ok(out) => return Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings)),
+            Ok(out) => {
+                return Ok(fv::add_warnings(
+                    respond_one_with(&req, out, StatusCode::OK),
+                    &warnings,
+                ))
+            }
             Err(e) if e.code == 404 => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(ApiError::conflict(info, &name, "the object kept changing, try again"))
+    Err(ApiError::conflict(
+        info,
+        &name,
+        "the object kept changing, try again",
+    ))
 }

@@ -15,7 +15,10 @@ use serde_json::Value;
 pub fn directive(req: &Request, options_kind: &str) -> ApiResult<FieldValidation> {
     FieldValidation::from_query(req.query.get("fieldValidation")).map_err(|m| {
         let (reason, field) = ("FieldValueNotSupported", "fieldValidation");
-        let msg = m.strip_prefix("fieldValidation: ").unwrap_or(&m).to_string();
+        let msg = m
+            .strip_prefix("fieldValidation: ")
+            .unwrap_or(&m)
+            .to_string();
         ApiError {
             code: 422,
             reason: "Invalid",
@@ -31,7 +34,13 @@ pub fn directive(req: &Request, options_kind: &str) -> ApiResult<FieldValidation
 /// Problems of a create or update body (`obj` is the decoded body).
 pub fn body_problems(req: &Request, obj: &Value) -> Vec<String> {
     let info = req.info();
-    let mime = req.content_type().split(';').next().unwrap_or("").trim().to_string();
+    let mime = req
+        .content_type()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     match mime.as_str() {
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             fieldcheck::yaml_body_errors(info.group, info.version, info.kind, &req.body, obj)
@@ -42,7 +51,12 @@ pub fn body_problems(req: &Request, obj: &Value) -> Vec<String> {
 }
 
 /// Problems of a patch (`patched` is the result).
-pub fn patch_problems(info: &ResourceInfo, t: PatchType, raw: &[u8], patched: &Value) -> Vec<String> {
+pub fn patch_problems(
+    info: &ResourceInfo,
+    t: PatchType,
+    raw: &[u8],
+    patched: &Value,
+) -> Vec<String> {
     let (g, v, k) = (info.group, info.version, info.kind);
     match t {
         PatchType::Merge => fieldcheck::merge_patch_errors(g, v, k, raw, patched),
@@ -52,7 +66,11 @@ pub fn patch_problems(info: &ResourceInfo, t: PatchType, raw: &[u8], patched: &V
 }
 
 /// Decide on a create/update body's problems: an error under Strict, warnings under Warn.
-pub fn judge_body(info: &ResourceInfo, fv: FieldValidation, problems: Vec<String>) -> ApiResult<Vec<String>> {
+pub fn judge_body(
+    info: &ResourceInfo,
+    fv: FieldValidation,
+    problems: Vec<String>,
+) -> ApiResult<Vec<String>> {
     match fv {
         _ if problems.is_empty() => Ok(Vec::new()),
         FieldValidation::Strict => Err(ApiError::bad_request(fieldcheck::cannot_handle(
@@ -66,7 +84,13 @@ pub fn judge_body(info: &ResourceInfo, fv: FieldValidation, problems: Vec<String
 }
 
 /// Decide on a patch's problems: Strict is a 422 on the field `patch`.
-pub fn judge_patch(info: &ResourceInfo, name: &str, fv: FieldValidation, problems: Vec<String>, patched: &Value) -> ApiResult<Vec<String>> {
+pub fn judge_patch(
+    info: &ResourceInfo,
+    name: &str,
+    fv: FieldValidation,
+    problems: Vec<String>,
+    patched: &Value,
+) -> ApiResult<Vec<String>> {
     match fv {
         _ if problems.is_empty() => Ok(Vec::new()),
         FieldValidation::Strict => {
@@ -77,7 +101,10 @@ pub fn judge_patch(info: &ResourceInfo, name: &str, fv: FieldValidation, problem
                 vec![Cause {
                     reason: "FieldValueInvalid",
                     field: "patch".into(),
-                    message: format!("Invalid value: {value}: {}", fieldcheck::strict_decoding_error(&problems)),
+                    message: format!(
+                        "Invalid value: {value}: {}",
+                        fieldcheck::strict_decoding_error(&problems)
+                    ),
                 }],
             ))
         }
@@ -98,18 +125,25 @@ fn remove_path(obj: &mut Value, path: &str) {
     let mut segs: Vec<(String, Option<usize>)> = Vec::new();
     for part in path.split('.') {
         let (key, idx) = match part.find('[') {
-            Some(i) => (&part[..i], part[i + 1..].trim_end_matches(']').parse::<usize>().ok()),
+            Some(i) => (
+                &part[..i],
+                part[i + 1..].trim_end_matches(']').parse::<usize>().ok(),
+            ),
             None => (part, None),
         };
         segs.push((key.to_string(), idx));
     }
-    let Some(((last, last_idx), head)) = segs.split_last() else { return };
+    let Some(((last, last_idx), head)) = segs.split_last() else {
+        return;
+    };
     if last_idx.is_some() {
         return;
     }
     let mut cur = obj;
     for (key, idx) in head {
-        let Some(next) = cur.get_mut(key.as_str()) else { return };
+        let Some(next) = cur.get_mut(key.as_str()) else {
+            return;
+        };
         cur = match idx {
             Some(i) => match next.get_mut(*i) {
                 Some(x) => x,
@@ -140,7 +174,8 @@ mod tests {
 
     #[test]
     fn remove_paths() {
-        let mut v = json!({"spec": {"foo": 1, "containers": [{"name": "c", "bogus": true}]}, "a": 1});
+        let mut v =
+            json!({"spec": {"foo": 1, "containers": [{"name": "c", "bogus": true}]}, "a": 1});
         remove_path(&mut v, "spec.foo");
         remove_path(&mut v, "spec.containers[0].bogus");
         remove_path(&mut v, "spec.containers[5].bogus");

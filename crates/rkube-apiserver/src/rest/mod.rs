@@ -65,7 +65,9 @@ impl Request {
     }
 
     pub fn accept(&self) -> Option<&str> {
-        self.headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok())
+        self.headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
     }
 
     pub fn content_type(&self) -> &str {
@@ -94,7 +96,9 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
     };
     match (&req.path.subresource, &req.path.name) {
         (Some(sub), Some(_)) => {
-            let Some(s) = info.subresource(sub) else { return Err(ApiError::not_found_path()) };
+            let Some(s) = info.subresource(sub) else {
+                return Err(ApiError::not_found_path());
+            };
             match (s.name, method.as_str()) {
                 ("status", "GET") => read::get(req).await,
                 ("status", "PUT") => write::update(req, write::Target::Status).await,
@@ -137,7 +141,9 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
                 verb_ok("delete")?;
                 delete::delete(req).await
             }
-            m => Err(ApiError::method_not_allowed(format!("{m} is not supported on a single resource"))),
+            m => Err(ApiError::method_not_allowed(format!(
+                "{m} is not supported on a single resource"
+            ))),
         },
         (None, None) => match method.as_str() {
             "GET" if req.query.flag("watch") => {
@@ -157,7 +163,9 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
                 verb_ok("deletecollection")?;
                 delete::delete_collection(req).await
             }
-            m => Err(ApiError::method_not_allowed(format!("{m} is not supported on a collection"))),
+            m => Err(ApiError::method_not_allowed(format!(
+                "{m} is not supported on a collection"
+            ))),
         },
     }
 }
@@ -197,7 +205,8 @@ pub fn encode_for_store(info: &ResourceInfo, v: &Value) -> ApiResult<Vec<u8>> {
 }
 
 pub fn decode_stored(key: &str, bytes: &[u8]) -> ApiResult<Value> {
-    crate::cache::decode(bytes, key).ok_or_else(|| ApiError::internal(format!("stored object {key} is corrupt")))
+    crate::cache::decode(bytes, key)
+        .ok_or_else(|| ApiError::internal(format!("stored object {key} is corrupt")))
 }
 
 /// Parse a resourceVersion string.

@@ -28,7 +28,12 @@ impl PatchType {
 
 /// Apply a patch to `doc`, an object of `info`'s kind (or, for `scale`, an autoscaling/v1
 /// Scale: pass the kind being patched).
-pub fn apply_patch(t: PatchType, kind: (&str, &str, &str), doc: &Value, patch: &Value) -> ApiResult<Value> {
+pub fn apply_patch(
+    t: PatchType,
+    kind: (&str, &str, &str),
+    doc: &Value,
+    patch: &Value,
+) -> ApiResult<Value> {
     match t {
         PatchType::Strategic => {
             let (g, v, k) = kind;
@@ -118,7 +123,9 @@ fn add(doc: &mut Value, path: &str, v: Value) -> ApiResult<()> {
             if last == "-" {
                 a.push(v);
             } else {
-                let i: usize = last.parse().map_err(|_| bad(format!("invalid array index in {path:?}")))?;
+                let i: usize = last
+                    .parse()
+                    .map_err(|_| bad(format!("invalid array index in {path:?}")))?;
                 if i > a.len() {
                     return Err(bad(format!("array index out of bounds in {path:?}")));
                 }
@@ -135,7 +142,11 @@ fn remove(doc: &mut Value, path: &str) -> ApiResult<Value> {
     let Some((last, head)) = toks.split_last() else {
         return Err(bad("cannot remove the whole document"));
     };
-    let missing = || bad(format!("Unable to remove nonexistent key: {last}: missing value"));
+    let missing = || {
+        bad(format!(
+            "Unable to remove nonexistent key: {last}: missing value"
+        ))
+    };
     match parent(doc, head, path)? {
         Value::Object(m) => m.remove(last).ok_or_else(missing),
         Value::Array(a) => {
@@ -151,13 +162,26 @@ fn remove(doc: &mut Value, path: &str) -> ApiResult<Value> {
 }
 
 fn json_patch(doc: &Value, patch: &Value) -> ApiResult<Value> {
-    let ops = patch.as_array().ok_or_else(|| ApiError::bad_request("json patch must be an array of operations"))?;
+    let ops = patch
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("json patch must be an array of operations"))?;
     let mut out = doc.clone();
     for op in ops {
         let name = op.get("op").and_then(|v| v.as_str()).unwrap_or("");
-        let path = op.get("path").and_then(|v| v.as_str()).ok_or_else(|| bad("json patch operation is missing \"path\""))?;
-        let value = || op.get("value").cloned().ok_or_else(|| bad(format!("json patch {name} operation is missing \"value\"")));
-        let from = || op.get("from").and_then(|v| v.as_str()).ok_or_else(|| bad(format!("json patch {name} operation is missing \"from\"")));
+        let path = op
+            .get("path")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| bad("json patch operation is missing \"path\""))?;
+        let value = || {
+            op.get("value")
+                .cloned()
+                .ok_or_else(|| bad(format!("json patch {name} operation is missing \"value\"")))
+        };
+        let from = || {
+            op.get("from")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| bad(format!("json patch {name} operation is missing \"from\"")))
+        };
         match name {
             "add" => add(&mut out, path, value()?)?,
             "remove" => {
@@ -172,7 +196,10 @@ fn json_patch(doc: &Value, patch: &Value) -> ApiResult<Value> {
                 add(&mut out, path, v)?;
             }
             "copy" => {
-                let v = out.pointer(from()?).cloned().ok_or_else(|| bad("copy from a missing path"))?;
+                let v = out
+                    .pointer(from()?)
+                    .cloned()
+                    .ok_or_else(|| bad("copy from a missing path"))?;
                 add(&mut out, path, v)?;
             }
             "test" => {
@@ -194,12 +221,19 @@ mod tests {
     #[test]
     fn merge_cases() {
         let cases = [
-            (json!({"a": 1, "b": {"c": 2}}), json!({"b": {"c": null, "d": 3}}), json!({"a": 1, "b": {"d": 3}})),
+            (
+                json!({"a": 1, "b": {"c": 2}}),
+                json!({"b": {"c": null, "d": 3}}),
+                json!({"a": 1, "b": {"d": 3}}),
+            ),
             (json!({"a": [1, 2]}), json!({"a": [3]}), json!({"a": [3]})),
             (json!({"a": 1}), json!({"a": null}), json!({})),
         ];
         for (doc, p, want) in cases {
-            assert_eq!(apply_patch(PatchType::Merge, ("", "v1", "ConfigMap"), &doc, &p).unwrap(), want);
+            assert_eq!(
+                apply_patch(PatchType::Merge, ("", "v1", "ConfigMap"), &doc, &p).unwrap(),
+                want
+            );
         }
     }
 
@@ -207,10 +241,22 @@ mod tests {
     fn json_patch_cases() {
         let doc = json!({"metadata": {"finalizers": ["a", "b"]}, "spec": {"x": 1}});
         let cases = [
-            (json!([{"op": "remove", "path": "/metadata/finalizers/0"}]), Some(json!({"metadata": {"finalizers": ["b"]}, "spec": {"x": 1}}))),
-            (json!([{"op": "replace", "path": "/spec/x", "value": 2}]), Some(json!({"metadata": {"finalizers": ["a", "b"]}, "spec": {"x": 2}}))),
-            (json!([{"op": "add", "path": "/spec/y", "value": 3}]), Some(json!({"metadata": {"finalizers": ["a", "b"]}, "spec": {"x": 1, "y": 3}}))),
-            (json!([{"op": "add", "path": "/metadata/finalizers/-", "value": "c"}]), Some(json!({"metadata": {"finalizers": ["a", "b", "c"]}, "spec": {"x": 1}}))),
+            (
+                json!([{"op": "remove", "path": "/metadata/finalizers/0"}]),
+                Some(json!({"metadata": {"finalizers": ["b"]}, "spec": {"x": 1}})),
+            ),
+            (
+                json!([{"op": "replace", "path": "/spec/x", "value": 2}]),
+                Some(json!({"metadata": {"finalizers": ["a", "b"]}, "spec": {"x": 2}})),
+            ),
+            (
+                json!([{"op": "add", "path": "/spec/y", "value": 3}]),
+                Some(json!({"metadata": {"finalizers": ["a", "b"]}, "spec": {"x": 1, "y": 3}})),
+            ),
+            (
+                json!([{"op": "add", "path": "/metadata/finalizers/-", "value": "c"}]),
+                Some(json!({"metadata": {"finalizers": ["a", "b", "c"]}, "spec": {"x": 1}})),
+            ),
             (json!([{"op": "test", "path": "/spec/x", "value": 9}]), None),
             (json!([{"op": "remove", "path": "/nope"}]), None),
             (json!([{"op": "bogus", "path": "/spec"}]), None),

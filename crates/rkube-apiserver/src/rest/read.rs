@@ -19,7 +19,12 @@ pub async fn get(req: Request) -> ApiResult<Response> {
     let info = req.info();
     let name = req.path.name.clone().unwrap_or_default();
     let key = req.key(&name);
-    let kv = req.srv.store.get(&key).await?.ok_or_else(|| ApiError::not_found(info, &name))?;
+    let kv = req
+        .srv
+        .store
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(info, &name))?;
     let obj = for_client(info, &decode_stored(&key, &kv.value)?, kv.mod_revision);
     Ok(respond_one(&req, obj))
 }
@@ -34,9 +39,17 @@ pub fn respond_one_with(req: &Request, obj: Value, code: StatusCode) -> Response
     let v = match representation(req.accept()) {
         Representation::Object => obj,
         Representation::Table(av) => {
-            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+            let rv = obj
+                .pointer("/metadata/resourceVersion")
+                .cloned()
+                .unwrap_or(json!(""));
             let rev = rv.as_str().and_then(|r| r.parse().ok()).unwrap_or(0);
-            let mut t = table::table(info, [(&obj, rev, true)], av, table::include_object(&req.query));
+            let mut t = table::table(
+                info,
+                [(&obj, rev, true)],
+                av,
+                table::include_object(&req.query),
+            );
             t["metadata"] = json!({"resourceVersion": rv});
             t
         }
@@ -61,12 +74,15 @@ impl Filter {
     pub fn from_request(req: &Request) -> ApiResult<Filter> {
         let info = req.info();
         let labels = match req.query.nonempty("labelSelector") {
-            Some(s) => Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?),
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
             None => None,
         };
         let fields = match req.query.nonempty("fieldSelector") {
             Some(s) => {
-                let fs = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let fs =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 // Reject unsupported field labels up front, as upstream does.
                 let probe = json!({});
                 for r in fs.requirements() {
@@ -85,7 +101,12 @@ impl Filter {
             }
             None => None,
         };
-        Ok(Filter { labels, fields, name: None, info })
+        Ok(Filter {
+            labels,
+            fields,
+            name: None,
+            info,
+        })
     }
 
     /// Also require `metadata.name == name` (watching one object by URL).
@@ -101,7 +122,10 @@ impl Filter {
         }
         if let Some(l) = &self.labels {
             let empty = serde_json::Map::new();
-            let labels = obj.pointer("/metadata/labels").and_then(|v| v.as_object()).unwrap_or(&empty);
+            let labels = obj
+                .pointer("/metadata/labels")
+                .and_then(|v| v.as_object())
+                .unwrap_or(&empty);
             if !l.matches(labels) {
                 return false;
             }
@@ -122,13 +146,21 @@ struct ContinueToken {
 }
 
 fn encode_continue(rv: i64, start: &str) -> String {
-    let raw = serde_json::to_vec(&ContinueToken { rv, start: start.to_string() }).unwrap_or_default();
+    let raw = serde_json::to_vec(&ContinueToken {
+        rv,
+        start: start.to_string(),
+    })
+    .unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
 fn decode_continue(s: &str, prefix: &str) -> ApiResult<ContinueToken> {
-    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+    };
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
     if !t.start.starts_with(prefix) || t.rv <= 0 {
         return Err(bad());
@@ -155,7 +187,9 @@ pub async fn list_page(req: &Request, filter: &Filter) -> ApiResult<Page> {
     let (start_after, at_rev) = match req.query.nonempty("continue") {
         Some(c) => {
             if rv.is_some_and(|r| r != "0") {
-                return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
             }
             let t = decode_continue(c, &prefix)?;
             (Some(t.start), Some(t.rv))
@@ -201,19 +235,34 @@ pub async fn list_page(req: &Request, filter: &Filter) -> ApiResult<Page> {
             return list_from_store(req, filter, &prefix, start_after.as_deref(), at, limit).await;
         }
     }
-    let snap = cache.list(&prefix, start_after.as_deref(), limit, &|v| filter.matches(v));
+    let snap = cache.list(&prefix, start_after.as_deref(), limit, &|v| {
+        filter.matches(v)
+    });
     if let Some(at) = at_rev {
         if snap.revision != at {
             return list_from_store(req, filter, &prefix, start_after.as_deref(), at, limit).await;
         }
     }
     let continue_token = if snap.more {
-        snap.items.last().map(|(k, _)| encode_continue(snap.revision, k))
+        snap.items
+            .last()
+            .map(|(k, _)| encode_continue(snap.revision, k))
     } else {
         None
     };
-    let items = snap.items.into_iter().map(|(_, c)| Item { value: c.value, rev: c.mod_revision }).collect();
-    Ok(Page { items, revision: snap.revision, continue_token })
+    let items = snap
+        .items
+        .into_iter()
+        .map(|(_, c)| Item {
+            value: c.value,
+            rev: c.mod_revision,
+        })
+        .collect();
+    Ok(Page {
+        items,
+        revision: snap.revision,
+        continue_token,
+    })
 }
 
 /// A consistent page at an old revision, read from the store.
@@ -244,17 +293,33 @@ async fn list_from_store(
                 continue;
             }
             if limit > 0 && items.len() == limit {
-                let token = items.last().map(|(k, _): &(String, Item)| encode_continue(rev, k));
-                return Ok(Page { items: items.into_iter().map(|(_, v)| v).collect(), revision: rev, continue_token: token });
+                let token = items
+                    .last()
+                    .map(|(k, _): &(String, Item)| encode_continue(rev, k));
+                return Ok(Page {
+                    items: items.into_iter().map(|(_, v)| v).collect(),
+                    revision: rev,
+                    continue_token: token,
+                });
             }
-            items.push((kv.key.clone(), Item { value: Arc::new(v), rev: kv.mod_revision }));
+            items.push((
+                kv.key.clone(),
+                Item {
+                    value: Arc::new(v),
+                    rev: kv.mod_revision,
+                },
+            ));
         }
         if !res.more || res.kvs.is_empty() {
             break;
         }
         cursor = res.kvs.last().map(|kv| kv.key.clone());
     }
-    Ok(Page { items: items.into_iter().map(|(_, v)| v).collect(), revision: rev, continue_token: None })
+    Ok(Page {
+        items: items.into_iter().map(|(_, v)| v).collect(),
+        revision: rev,
+        continue_token: None,
+    })
 }
 
 pub async fn list(req: Request) -> ApiResult<Response> {
@@ -267,8 +332,12 @@ pub async fn list(req: Request) -> ApiResult<Response> {
     }
     let v = match representation(req.accept()) {
         Representation::Object => {
-            let body = serde_json::to_vec(&ListView { info, metadata: meta, items: &page.items })
-                .map_err(|e| ApiError::internal(format!("encode list: {e}")))?;
+            let body = serde_json::to_vec(&ListView {
+                info,
+                metadata: meta,
+                items: &page.items,
+            })
+            .map_err(|e| ApiError::internal(format!("encode list: {e}")))?;
             return Ok(axum::response::Response::builder()
                 .status(StatusCode::OK)
                 .header(axum::http::header::CONTENT_TYPE, "application/json")
@@ -297,5 +366,9 @@ pub async fn list_all(req: &Request, filter: &Filter) -> ApiResult<Vec<(Arc<str>
     let cache = &req.srv.cache;
     cache.sync().await?;
     let snap = cache.list(&req.collection_prefix(), None, 0, &|v| filter.matches(v));
-    Ok(snap.items.into_iter().map(|(k, c)| (k, (*c.value).clone())).collect())
+    Ok(snap
+        .items
+        .into_iter()
+        .map(|(k, c)| (k, (*c.value).clone()))
+        .collect())
 }

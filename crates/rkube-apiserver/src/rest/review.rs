@@ -12,8 +12,16 @@ use serde_json::{json, Value};
 pub fn is_review(group: &str, plural: &str) -> bool {
     matches!(
         (group, plural),
-        ("authorization.k8s.io", "selfsubjectaccessreviews" | "subjectaccessreviews" | "localsubjectaccessreviews" | "selfsubjectrulesreviews")
-            | ("authentication.k8s.io", "tokenreviews" | "selfsubjectreviews")
+        (
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews"
+                | "subjectaccessreviews"
+                | "localsubjectaccessreviews"
+                | "selfsubjectrulesreviews"
+        ) | (
+            "authentication.k8s.io",
+            "tokenreviews" | "selfsubjectreviews"
+        )
     )
 }
 
@@ -49,9 +57,14 @@ pub async fn create(req: Request) -> ApiResult<Response> {
             json!({"userInfo": user_info(u.map(|u| u.name.as_str()).unwrap_or(""), u.map(|u| u.uid.as_str()).unwrap_or(""), u.map(|u| u.groups.as_slice()).unwrap_or(&[]))})
         }
         "tokenreviews" => {
-            let token = obj.pointer("/spec/token").and_then(|t| t.as_str()).unwrap_or("");
+            let token = obj
+                .pointer("/spec/token")
+                .and_then(|t| t.as_str())
+                .unwrap_or("");
             match req.srv.tokens.lookup(token) {
-                Some(u) => json!({"authenticated": true, "user": user_info(&u.name, &u.uid, &u.groups)}),
+                Some(u) => {
+                    json!({"authenticated": true, "user": user_info(&u.name, &u.uid, &u.groups)})
+                }
                 None => json!({"authenticated": false, "error": "invalid bearer token"}),
             }
         }

@@ -32,7 +32,11 @@ pub fn tracks_generation(info: &ResourceInfo) -> bool {
 /// Whether a new object's `status` is dropped on create (the status subresource owns it).
 /// Nodes and a few others keep what the creator sends, as upstream.
 fn resets_status_on_create(info: &ResourceInfo) -> bool {
-    info.has_status && !matches!(info.plural, "nodes" | "persistentvolumes" | "certificatesigningrequests" | "apiservices" | "leases")
+    info.has_status
+        && !matches!(
+            info.plural,
+            "nodes" | "persistentvolumes" | "certificatesigningrequests" | "apiservices" | "leases"
+        )
 }
 
 /// Upstream's PrepareForCreate: fields the server owns on a new object.
@@ -65,7 +69,10 @@ pub fn prepare_create(info: &ResourceInfo, obj: &mut Value) {
 pub fn qos_class(pod: &Value) -> &'static str {
     let mut containers: Vec<&Value> = Vec::new();
     for list in ["containers", "initContainers"] {
-        if let Some(a) = pod.pointer(&format!("/spec/{list}")).and_then(|v| v.as_array()) {
+        if let Some(a) = pod
+            .pointer(&format!("/spec/{list}"))
+            .and_then(|v| v.as_array())
+        {
             containers.extend(a.iter());
         }
     }
@@ -113,13 +120,22 @@ pub fn spec_changed(old: &Value, new: &Value) -> bool {
 
 /// Default grace period of a pod (spec.terminationGracePeriodSeconds, else 30).
 pub fn pod_grace_seconds(pod: &Value) -> i64 {
-    pod.pointer("/spec/terminationGracePeriodSeconds").and_then(|v| v.as_i64()).unwrap_or(30).max(0)
+    pod.pointer("/spec/terminationGracePeriodSeconds")
+        .and_then(|v| v.as_i64())
+        .unwrap_or(30)
+        .max(0)
 }
 
 /// Whether deleting this pod waits for a kubelet: it is bound to a node and not finished.
 pub fn pod_needs_graceful_delete(pod: &Value) -> bool {
-    let bound = pod.pointer("/spec/nodeName").and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty());
-    let phase = pod.pointer("/status/phase").and_then(|v| v.as_str()).unwrap_or("");
+    let bound = pod
+        .pointer("/spec/nodeName")
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| !s.is_empty());
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
     bound && phase != "Succeeded" && phase != "Failed"
 }
 
@@ -135,8 +151,14 @@ mod tests {
     #[test]
     fn qos() {
         let cases = [
-            (json!({"spec": {"containers": [{"name": "a"}]}}), "BestEffort"),
-            (json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}}), "Burstable"),
+            (
+                json!({"spec": {"containers": [{"name": "a"}]}}),
+                "BestEffort",
+            ),
+            (
+                json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}}),
+                "Burstable",
+            ),
             (
                 json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}}]}}),
                 "Guaranteed",
@@ -162,8 +184,14 @@ mod tests {
 
     #[test]
     fn graceful_pods() {
-        assert!(pod_needs_graceful_delete(&json!({"spec": {"nodeName": "n"}, "status": {"phase": "Running"}})));
-        assert!(!pod_needs_graceful_delete(&json!({"spec": {}, "status": {"phase": "Pending"}})));
-        assert!(!pod_needs_graceful_delete(&json!({"spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}})));
+        assert!(pod_needs_graceful_delete(
+            &json!({"spec": {"nodeName": "n"}, "status": {"phase": "Running"}})
+        ));
+        assert!(!pod_needs_graceful_delete(
+            &json!({"spec": {}, "status": {"phase": "Pending"}})
+        ));
+        assert!(!pod_needs_graceful_delete(
+            &json!({"spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}})
+        ));
     }
 }

@@ -42,7 +42,9 @@ pub fn check(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
 
 /// Check `metadata` field types (null is always allowed, as Go decoding allows it).
 pub fn check_metadata(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> {
-    let Some(meta) = obj.get("metadata") else { return Ok(()) };
+    let Some(meta) = obj.get("metadata") else {
+        return Ok(());
+    };
     if meta.is_null() {
         return Ok(());
     }
@@ -59,8 +61,8 @@ pub fn check_metadata(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> 
             continue;
         }
         let ok = match k.as_str() {
-            "name" | "generateName" | "namespace" | "uid" | "resourceVersion" | "creationTimestamp"
-            | "deletionTimestamp" | "selfLink" => v.is_string(),
+            "name" | "generateName" | "namespace" | "uid" | "resourceVersion"
+            | "creationTimestamp" | "deletionTimestamp" | "selfLink" => v.is_string(),
             "generation" | "deletionGracePeriodSeconds" => v.is_i64(),
             "labels" | "annotations" => match v.as_object() {
                 Some(m) => {
@@ -80,7 +82,9 @@ pub fn check_metadata(info: &ResourceInfo, obj: &Value) -> Result<(), ApiError> 
                 }
                 None => false,
             },
-            "ownerReferences" | "managedFields" => v.as_array().is_some_and(|a| a.iter().all(|x| x.is_object())),
+            "ownerReferences" | "managedFields" => v
+                .as_array()
+                .is_some_and(|a| a.iter().all(|x| x.is_object())),
             _ => true,
         };
         if !ok {
@@ -127,7 +131,13 @@ mod tests {
             let e = check_metadata(cm, &o).unwrap_err();
             assert_eq!(e.code, 400);
             assert!(e.message.contains(want), "{o}: {}", e.message);
-            assert!(e.message.starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: "), "{}", e.message);
+            assert!(
+                e.message.starts_with(
+                    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: "
+                ),
+                "{}",
+                e.message
+            );
         }
     }
 }

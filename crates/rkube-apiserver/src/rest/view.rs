@@ -57,8 +57,17 @@ impl Serialize for View<'_> {
         m.serialize_entry("apiVersion", &self.info.api_version())?;
         m.serialize_entry("kind", self.info.kind)?;
         let empty = serde_json::Map::new();
-        let meta = obj.get("metadata").and_then(|v| v.as_object()).unwrap_or(&empty);
-        m.serialize_entry("metadata", &MetaView { meta, rev: self.item.rev })?;
+        let meta = obj
+            .get("metadata")
+            .and_then(|v| v.as_object())
+            .unwrap_or(&empty);
+        m.serialize_entry(
+            "metadata",
+            &MetaView {
+                meta,
+                rev: self.item.rev,
+            },
+        )?;
         for (k, v) in obj {
             if !matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
                 m.serialize_entry(k, v)?;
@@ -102,12 +111,21 @@ mod tests {
         let cm = rkube_api::registry::lookup("", "v1", "configmaps").unwrap();
         let ev = rkube_api::registry::lookup("events.k8s.io", "v1", "events").unwrap();
         let cases = [
-            (cm, json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "1"}, "data": {"k": "v"}})),
+            (
+                cm,
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "resourceVersion": "1"}, "data": {"k": "v"}}),
+            ),
             (cm, json!({"data": {}})),
-            (ev, json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}, "involvedObject": {"name": "p"}, "message": "m"})),
+            (
+                ev,
+                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e"}, "involvedObject": {"name": "p"}, "message": "m"}),
+            ),
         ];
         for (info, v) in cases {
-            let item = Item { value: Arc::new(v), rev: 42 };
+            let item = Item {
+                value: Arc::new(v),
+                rev: 42,
+            };
             let via_view: Value = serde_json::to_value(View { info, item: &item }).unwrap();
             assert_eq!(via_view, item.client(info));
             assert_eq!(via_view["metadata"]["resourceVersion"], "42");

@@ -30,7 +30,11 @@ impl Emitter {
     async fn send(&self, kind: &str, obj: Value) -> bool {
         let obj = match self.repr {
             Representation::Table(av) if kind != "BOOKMARK" && kind != "ERROR" => {
-                let rev = obj.pointer("/metadata/resourceVersion").and_then(|r| r.as_str()).and_then(|r| r.parse().ok()).unwrap_or(0);
+                let rev = obj
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(|r| r.as_str())
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0);
                 let mut t = table::table(self.info, [(&obj, rev, true)], av, self.include);
                 t["metadata"] = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
                 t
@@ -40,7 +44,8 @@ impl Emitter {
             }
             _ => obj,
         };
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
         self.tx.send(Ok(Bytes::from(line))).await.is_ok()
     }
@@ -62,10 +67,18 @@ pub async fn watch(req: Request) -> ApiResult<Response> {
         filter.restrict_name(name);
     }
     let prefix = req.collection_prefix();
-    let timeout = req.query.int("timeoutSeconds")?.map(|s| Duration::from_secs(s.max(0) as u64)).unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = req
+        .query
+        .int("timeoutSeconds")?
+        .map(|s| Duration::from_secs(s.max(0) as u64))
+        .unwrap_or(DEFAULT_TIMEOUT);
     let bookmarks = req.query.flag("allowWatchBookmarks");
     let send_initial = req.query.flag("sendInitialEvents");
-    let rv = req.query.nonempty("resourceVersion").map(parse_rv).transpose()?;
+    let rv = req
+        .query
+        .nonempty("resourceVersion")
+        .map(parse_rv)
+        .transpose()?;
     if send_initial && req.query.get("resourceVersionMatch") != Some("NotOlderThan") {
         return Err(ApiError::bad_request(
             "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
@@ -90,13 +103,22 @@ pub async fn watch(req: Request) -> ApiResult<Response> {
     };
 
     let (tx, rx) = mpsc::channel(64);
-    let em = Emitter { info, repr: representation(req.accept()), include: table::include_object(&req.query), tx };
+    let em = Emitter {
+        info,
+        repr: representation(req.accept()),
+        include: table::include_object(&req.query),
+        tx,
+    };
     tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last = sub.seen;
         if let Some(items) = initial {
             for c in items {
-                if filter.matches(&c.value) && !em.send("ADDED", for_client(info, &c.value, c.mod_revision)).await {
+                if filter.matches(&c.value)
+                    && !em
+                        .send("ADDED", for_client(info, &c.value, c.mod_revision))
+                        .await
+                {
                     return;
                 }
             }
@@ -160,5 +182,6 @@ async fn emit(em: &Emitter, filter: &Filter, prefix: &str, ch: &Arc<Change>) -> 
         ChangeType::Deleted if before || (ch.prev.is_none() && now) => "DELETED",
         _ => return true,
     };
-    em.send(kind, for_client(em.info, &ch.object, ch.revision)).await
+    em.send(kind, for_client(em.info, &ch.object, ch.revision))
+        .await
 }

@@ -4,7 +4,9 @@ use super::fieldvalidation as fv;
 use super::patch::{apply_patch, PatchType};
 use super::read::respond_one_with;
 use super::strategy;
-use super::{decode_stored, decorate, encode_for_store, for_client, now_rfc3339, parse_rv, Request};
+use super::{
+    decode_stored, decorate, encode_for_store, for_client, now_rfc3339, parse_rv, Request,
+};
 use crate::error::{ApiError, ApiResult, Cause};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -29,10 +31,14 @@ pub fn decode_body(req: &Request) -> ApiResult<Value> {
     let ct = req.content_type();
     let mime = ct.split(';').next().unwrap_or("").trim();
     let v: Value = match mime {
-        "application/json" | "" | "*/*" => serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}")))?,
-        "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}")))?,
+        "application/json" | "" | "*/*" => serde_json::from_slice(&req.body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            serde_yaml::from_slice(&req.body).map_err(|e| {
+                ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
+            })?
+        }
         m if rkube_api::protobuf::is_protobuf_media_type(m) => decode_protobuf(&req.body)?,
         other => return Err(ApiError::unsupported_media_type(other)),
     };
@@ -71,7 +77,12 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 /// The body's apiVersion and kind must name this endpoint's kind.
-fn check_type(info: &ResourceInfo, obj: &Value, expected_kind: &str, expected_av: &str) -> ApiResult<()> {
+fn check_type(
+    info: &ResourceInfo,
+    obj: &Value,
+    expected_kind: &str,
+    expected_av: &str,
+) -> ApiResult<()> {
     let kind = obj.get("kind").and_then(|v| v.as_str()).unwrap_or("");
     let av = obj.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("");
     // Missing apiVersion/kind default to the endpoint's, as upstream's decoder does.
@@ -83,8 +94,19 @@ fn check_type(info: &ResourceInfo, obj: &Value, expected_kind: &str, expected_av
     }
     if !av.is_empty() && av != expected_av {
         // Other versions of the same group are accepted (they share storage).
-        let group_of = |a: &str| a.rsplit_once('/').map(|(g, _)| g.to_string()).unwrap_or_default();
-        if group_of(av) != info.group || rkube_api::registry::lookup_kind(info.group, av.rsplit('/').next().unwrap_or(""), kind).is_none() {
+        let group_of = |a: &str| {
+            a.rsplit_once('/')
+                .map(|(g, _)| g.to_string())
+                .unwrap_or_default()
+        };
+        if group_of(av) != info.group
+            || rkube_api::registry::lookup_kind(
+                info.group,
+                av.rsplit('/').next().unwrap_or(""),
+                kind,
+            )
+            .is_none()
+        {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({av}) does not match the expected API version ({expected_av})"
             )));
@@ -131,15 +153,27 @@ fn check_namespace(req: &Request, obj: &mut Value) -> ApiResult<()> {
 
 /// 404 when the namespace is missing, 403 while it terminates.
 pub async fn check_namespace_open(req: &Request, info: &ResourceInfo, name: &str) -> ApiResult<()> {
-    let Some(ns) = req.namespace() else { return Ok(()) };
+    let Some(ns) = req.namespace() else {
+        return Ok(());
+    };
     let key = format!("/registry/namespaces/{ns}");
-    let kv = req.srv.store.get(&key).await?.ok_or_else(|| ApiError::namespace_not_found(ns))?;
+    let kv = req
+        .srv
+        .store
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::namespace_not_found(ns))?;
     let nsobj = decode_stored(&key, &kv.value)?;
-    if nsobj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+    if nsobj
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
         return Err(ApiError::forbidden(
             info,
             name,
-            &format!("unable to create new content in namespace {ns} because it is being terminated"),
+            &format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            ),
         ));
     }
     Ok(())
@@ -149,7 +183,11 @@ const GENERATE_CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 fn random_suffix() -> String {
     let u = uuid::Uuid::new_v4();
-    u.as_bytes().iter().take(5).map(|b| GENERATE_CHARS[*b as usize % GENERATE_CHARS.len()] as char).collect()
+    u.as_bytes()
+        .iter()
+        .take(5)
+        .map(|b| GENERATE_CHARS[*b as usize % GENERATE_CHARS.len()] as char)
+        .collect()
 }
 
 pub async fn create(req: Request) -> ApiResult<Response> {
@@ -161,11 +199,23 @@ pub async fn create(req: Request) -> ApiResult<Response> {
     obj["kind"] = json!(info.kind);
     obj["apiVersion"] = json!(info.api_version());
     super::typecheck::check(info, &obj)?;
-    let warnings = if fv.checks() { fv::judge_body(info, fv, fv::body_problems(&req, &obj))? } else { Vec::new() };
+    let warnings = if fv.checks() {
+        fv::judge_body(info, fv, fv::body_problems(&req, &obj))?
+    } else {
+        Vec::new()
+    };
     fv::prune_unknown(info, &mut obj);
     check_namespace(&req, &mut obj)?;
-    let given = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let generate = obj.pointer("/metadata/generateName").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let given = obj
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
+    let generate = obj
+        .pointer("/metadata/generateName")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     if given.is_empty() && generate.is_empty() {
         return Err(ApiError::invalid(
             info,
@@ -177,16 +227,31 @@ pub async fn create(req: Request) -> ApiResult<Response> {
             }],
         ));
     }
-    if obj.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()).is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+    if obj
+        .pointer("/metadata/resourceVersion")
+        .and_then(|v| v.as_str())
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            "resourceVersion should not be set on objects to be created",
+        ));
     }
     let obj = track_fields(&req, None, None, obj);
     for _attempt in 0..8 {
-        let name = if given.is_empty() { format!("{generate}{}", random_suffix()) } else { given.clone() };
+        let name = if given.is_empty() {
+            format!("{generate}{}", random_suffix())
+        } else {
+            given.clone()
+        };
         let mut candidate = obj.clone();
         candidate["metadata"]["name"] = json!(name);
         match store_new(&req, candidate, dry_run).await {
-            Ok(created) => return Ok(fv::add_warnings(respond_one_with(&req, created, StatusCode::CREATED), &warnings)),
+            Ok(created) => {
+                return Ok(fv::add_warnings(
+                    respond_one_with(&req, created, StatusCode::CREATED),
+                    &warnings,
+                ))
+            }
             Err(e) if e.reason == "AlreadyExists" && given.is_empty() => continue,
             Err(e) => return Err(e),
         }
@@ -194,7 +259,10 @@ pub async fn create(req: Request) -> ApiResult<Response> {
     Err(ApiError::new(
         500,
         "AlreadyExists",
-        format!("{} could not generate a unique name from {generate:?}, try again", info.qualified()),
+        format!(
+            "{} could not generate a unique name from {generate:?}, try again",
+            info.qualified()
+        ),
     ))
 }
 
@@ -203,7 +271,11 @@ pub async fn create(req: Request) -> ApiResult<Response> {
 /// client sees it.
 pub async fn store_new(req: &Request, mut obj: Value, dry_run: bool) -> ApiResult<Value> {
     let info = req.info();
-    let name = obj.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     {
         let meta = &mut obj["metadata"];
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
@@ -231,7 +303,12 @@ pub async fn store_new(req: &Request, mut obj: Value, dry_run: bool) -> ApiResul
     if dry_run {
         return Ok(obj);
     }
-    match req.srv.store.create(&req.key(&name), encode_for_store(info, &obj)?).await {
+    match req
+        .srv
+        .store
+        .create(&req.key(&name), encode_for_store(info, &obj)?)
+        .await
+    {
         Ok(kv) => {
             decorate(info, &mut obj, kv.mod_revision);
             Ok(obj)
@@ -247,7 +324,11 @@ pub fn field_manager(req: &Request) -> String {
     if let Some(m) = req.query.nonempty("fieldManager") {
         return m.to_string();
     }
-    let ua = req.headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ua = req
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let prog = ua.split('/').next().unwrap_or("").trim();
     if prog.is_empty() {
         "unknown".into()
@@ -257,14 +338,38 @@ pub fn field_manager(req: &Request) -> String {
 }
 
 /// Record a non-apply write in `metadata.managedFields`.
-pub fn track_fields(req: &Request, old: Option<&Value>, subresource: Option<&str>, new: Value) -> Value {
+pub fn track_fields(
+    req: &Request,
+    old: Option<&Value>,
+    subresource: Option<&str>,
+    new: Value,
+) -> Value {
     let info = req.info();
-    rkube_api::ssa::track_update(info.group, info.version, info.kind, old, &new, &field_manager(req), subresource, &now_rfc3339())
+    rkube_api::ssa::track_update(
+        info.group,
+        info.version,
+        info.kind,
+        old,
+        &new,
+        &field_manager(req),
+        subresource,
+        &now_rfc3339(),
+    )
 }
 
-fn tracked(req: &Request, cur: &Value, subresource: Option<&str>, out: ApiResult<Outcome>) -> ApiResult<Outcome> {
+fn tracked(
+    req: &Request,
+    cur: &Value,
+    subresource: Option<&str>,
+    out: ApiResult<Outcome>,
+) -> ApiResult<Outcome> {
     match out? {
-        Outcome::Write(new) => Ok(Outcome::Write(track_fields(req, Some(cur), subresource, new))),
+        Outcome::Write(new) => Ok(Outcome::Write(track_fields(
+            req,
+            Some(cur),
+            subresource,
+            new,
+        ))),
         other => Ok(other),
     }
 }
@@ -287,7 +392,12 @@ pub async fn guaranteed_update(
     let info = req.info();
     let key = req.key(name);
     for _ in 0..32 {
-        let kv = req.srv.store.get(&key).await?.ok_or_else(|| ApiError::not_found(info, name))?;
+        let kv = req
+            .srv
+            .store
+            .get(&key)
+            .await?
+            .ok_or_else(|| ApiError::not_found(info, name))?;
         let cur = for_client(info, &decode_stored(&key, &kv.value)?, kv.mod_revision);
         match f(&cur, kv.mod_revision)? {
             Outcome::Write(mut new) => {
@@ -295,13 +405,20 @@ pub async fn guaranteed_update(
                 if new == cur || dry_run {
                     return Ok(new);
                 }
-                match req.srv.store.update(&key, encode_for_store(info, &new)?, kv.mod_revision).await {
+                match req
+                    .srv
+                    .store
+                    .update(&key, encode_for_store(info, &new)?, kv.mod_revision)
+                    .await
+                {
                     Ok(kv2) => {
                         decorate(info, &mut new, kv2.mod_revision);
                         return Ok(new);
                     }
                     Err(rkube_store::Error::Conflict { .. }) => continue,
-                    Err(rkube_store::Error::NotFound(_)) => return Err(ApiError::not_found(info, name)),
+                    Err(rkube_store::Error::NotFound(_)) => {
+                        return Err(ApiError::not_found(info, name))
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -312,17 +429,28 @@ pub async fn guaranteed_update(
                 match req.srv.store.delete(&key, Some(kv.mod_revision)).await {
                     Ok(kv2) => return Ok(for_client(info, &cur, kv2.mod_revision)),
                     Err(rkube_store::Error::Conflict { .. }) => continue,
-                    Err(rkube_store::Error::NotFound(_)) => return Err(ApiError::not_found(info, name)),
+                    Err(rkube_store::Error::NotFound(_)) => {
+                        return Err(ApiError::not_found(info, name))
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
         }
     }
-    Err(ApiError::conflict(info, name, "too many concurrent updates, try again"))
+    Err(ApiError::conflict(
+        info,
+        name,
+        "too many concurrent updates, try again",
+    ))
 }
 
 /// Build the object an update stores, from the current one and the client's.
-pub fn merge_update(info: &ResourceInfo, target: Target, cur: &Value, incoming: &Value) -> ApiResult<Outcome> {
+pub fn merge_update(
+    info: &ResourceInfo,
+    target: Target,
+    cur: &Value,
+    incoming: &Value,
+) -> ApiResult<Outcome> {
     let mut new = match target {
         Target::Main => {
             let mut new = incoming.clone();
@@ -352,12 +480,23 @@ pub fn merge_update(info: &ResourceInfo, target: Target, cur: &Value, incoming: 
         }
         Target::Finalize => {
             let mut new = cur.clone();
-            new["spec"]["finalizers"] = incoming.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            new["spec"]["finalizers"] = incoming
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
             new
         }
     };
     // Server-owned metadata is kept from the current object.
-    for f in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "name", "namespace"] {
+    for f in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "name",
+        "namespace",
+    ] {
         match cur.pointer(&format!("/metadata/{f}")) {
             Some(v) => new["metadata"][f] = v.clone(),
             None => {
@@ -372,31 +511,53 @@ pub fn merge_update(info: &ResourceInfo, target: Target, cur: &Value, incoming: 
             rkube_api::defaults::prepare_service_update(cur, &mut new);
         }
         rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
-        let errs = rkube_api::validation::validate_update(info.group, info.version, info.kind, cur, &new);
+        let errs =
+            rkube_api::validation::validate_update(info.group, info.version, info.kind, cur, &new);
         if !errs.is_empty() {
-            let name = cur.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("");
+            let name = cur
+                .pointer("/metadata/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
             return Err(ApiError::invalid(info, name, crate::error::causes(&errs)));
         }
     }
     if strategy::tracks_generation(info) && strategy::spec_changed(cur, &new) {
-        let g = cur.pointer("/metadata/generation").and_then(|v| v.as_i64()).unwrap_or(0);
+        let g = cur
+            .pointer("/metadata/generation")
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
         new["metadata"]["generation"] = json!(g + 1);
     }
-    let deleting = new.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null());
-    let no_finalizers = new.pointer("/metadata/finalizers").and_then(|v| v.as_array()).is_none_or(|a| a.is_empty());
+    let deleting = new
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null());
+    let no_finalizers = new
+        .pointer("/metadata/finalizers")
+        .and_then(|v| v.as_array())
+        .is_none_or(|a| a.is_empty());
     let ns_spec_done = info.plural != "namespaces"
-        || new.pointer("/spec/finalizers").and_then(|v| v.as_array()).is_none_or(|a| a.is_empty());
+        || new
+            .pointer("/spec/finalizers")
+            .and_then(|v| v.as_array())
+            .is_none_or(|a| a.is_empty());
     if deleting && no_finalizers && ns_spec_done && info.plural != "pods" {
         return Ok(Outcome::Delete);
     }
-    if deleting && no_finalizers && info.plural == "pods" && !strategy::pod_needs_graceful_delete(&new) {
+    if deleting
+        && no_finalizers
+        && info.plural == "pods"
+        && !strategy::pod_needs_graceful_delete(&new)
+    {
         return Ok(Outcome::Delete);
     }
     Ok(Outcome::Write(new))
 }
 
 fn body_rv(obj: &Value) -> ApiResult<Option<i64>> {
-    match obj.pointer("/metadata/resourceVersion").and_then(|v| v.as_str()) {
+    match obj
+        .pointer("/metadata/resourceVersion")
+        .and_then(|v| v.as_str())
+    {
         None | Some("") => Ok(None),
         Some(s) => parse_rv(s).map(Some),
     }
@@ -412,7 +573,11 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
     obj["kind"] = json!(info.kind);
     obj["apiVersion"] = json!(info.api_version());
     super::typecheck::check(info, &obj)?;
-    let warnings = if fv.checks() { fv::judge_body(info, fv, fv::body_problems(&req, &obj))? } else { Vec::new() };
+    let warnings = if fv.checks() {
+        fv::judge_body(info, fv, fv::body_problems(&req, &obj))?
+    } else {
+        Vec::new()
+    };
     fv::prune_unknown(info, &mut obj);
     check_namespace(&req, &mut obj)?;
     match obj.pointer("/metadata/name").and_then(|v| v.as_str()) {
@@ -435,7 +600,10 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
         tracked(&req, cur, sub, merge_update(info, target, cur, &obj))
     })
     .await?;
-    Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings))
+    Ok(fv::add_warnings(
+        respond_one_with(&req, out, StatusCode::OK),
+        &warnings,
+    ))
 }
 
 pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
@@ -453,11 +621,19 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
     let out = guaranteed_update(&req, &name, dry_run, |cur, rev| {
         let mut patched = apply_patch(ptype, (info.group, info.version, info.kind), cur, &patch)?;
         if !patched.is_object() {
-            return Err(ApiError::bad_request("the patch produced something that is not an object"));
+            return Err(ApiError::bad_request(
+                "the patch produced something that is not an object",
+            ));
         }
         super::typecheck::check(info, &patched)?;
         if fv.checks() {
-            warnings = fv::judge_patch(info, &name, fv, fv::patch_problems(info, ptype, &req.body, &patched), &patched)?;
+            warnings = fv::judge_patch(
+                info,
+                &name,
+                fv,
+                fv::patch_problems(info, ptype, &req.body, &patched),
+                &patched,
+            )?;
         }
         fv::prune_unknown(info, &mut patched);
         if let Some(p) = body_rv(&patched)? {
@@ -465,7 +641,10 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
                 return Err(ApiError::modified(info, &name));
             }
         }
-        let pname = patched.pointer("/metadata/name").and_then(|v| v.as_str()).unwrap_or("");
+        let pname = patched
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
         if pname != name {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({pname}) does not match the name on the URL ({name})"
@@ -478,13 +657,18 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
         tracked(&req, cur, sub, merge_update(info, target, cur, &patched))
     })
     .await?;
-    Ok(fv::add_warnings(respond_one_with(&req, out, StatusCode::OK), &warnings))
+    Ok(fv::add_warnings(
+        respond_one_with(&req, out, StatusCode::OK),
+        &warnings,
+    ))
 }
 
 fn selector_string(obj: &Value) -> String {
     let sel = obj.pointer("/spec/selector");
     let mut parts: Vec<String> = Vec::new();
-    let labels = sel.and_then(|s| s.get("matchLabels").or(Some(s))).and_then(|m| m.as_object());
+    let labels = sel
+        .and_then(|s| s.get("matchLabels").or(Some(s)))
+        .and_then(|m| m.as_object());
     if let Some(m) = labels {
         for (k, v) in m {
             if let Some(v) = v.as_str() {
@@ -492,10 +676,17 @@ fn selector_string(obj: &Value) -> String {
             }
         }
     }
-    if let Some(exprs) = sel.and_then(|s| s.get("matchExpressions")).and_then(|e| e.as_array()) {
+    if let Some(exprs) = sel
+        .and_then(|s| s.get("matchExpressions"))
+        .and_then(|e| e.as_array())
+    {
         for e in exprs {
             let key = e.get("key").and_then(|v| v.as_str()).unwrap_or("");
-            let vals: Vec<&str> = e.get("values").and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+            let vals: Vec<&str> = e
+                .get("values")
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
             match e.get("operator").and_then(|v| v.as_str()).unwrap_or("") {
                 "In" => parts.push(format!("{key} in ({})", vals.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", vals.join(","))),
@@ -533,7 +724,12 @@ pub async fn get_scale(req: Request) -> ApiResult<Response> {
     let info = req.info();
     let name = req.path.name.clone().unwrap_or_default();
     let key = req.key(&name);
-    let kv = req.srv.store.get(&key).await?.ok_or_else(|| ApiError::not_found(info, &name))?;
+    let kv = req
+        .srv
+        .store
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(info, &name))?;
     let obj = for_client(info, &decode_stored(&key, &kv.value)?, kv.mod_revision);
     Ok(crate::response::json(StatusCode::OK, &scale_of(&obj)))
 }
@@ -556,7 +752,11 @@ fn scale_replicas(scale: &Value, info: &ResourceInfo, name: &str) -> ApiResult<i
     }
 }
 
-async fn write_scale(req: &Request, name: &str, mut f: impl FnMut(&Value) -> ApiResult<Value>) -> ApiResult<Response> {
+async fn write_scale(
+    req: &Request,
+    name: &str,
+    mut f: impl FnMut(&Value) -> ApiResult<Value>,
+) -> ApiResult<Response> {
     let info = req.info();
     let dry_run = req.query.dry_run()?;
     let out = guaranteed_update(req, name, dry_run, |cur, rev| {
@@ -569,7 +769,12 @@ async fn write_scale(req: &Request, name: &str, mut f: impl FnMut(&Value) -> Api
         let n = scale_replicas(&scale, info, name)?;
         let mut new = cur.clone();
         new["spec"]["replicas"] = json!(n);
-        tracked(req, cur, Some("scale"), merge_update(info, Target::Main, cur, &new))
+        tracked(
+            req,
+            cur,
+            Some("scale"),
+            merge_update(info, Target::Main, cur, &new),
+        )
     })
     .await?;
     Ok(crate::response::json(StatusCode::OK, &scale_of(&out)))
@@ -586,5 +791,8 @@ pub async fn patch_scale(req: Request) -> ApiResult<Response> {
     let ptype = PatchType::from_content_type(req.content_type())?;
     let patch: Value = serde_json::from_slice(&req.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    write_scale(&req, &name, |scale| apply_patch(ptype, ("autoscaling", "v1", "Scale"), scale, &patch)).await
+    write_scale(&req, &name, |scale| {
+        apply_patch(ptype, ("autoscaling", "v1", "Scale"), scale, &patch)
+    })
+    .await
 }
