@@ -61,6 +61,7 @@ test: deps
 	  echo "+ $(CARGO) test --workspace --no-fail-fast"; $(CARGO) test --workspace --no-fail-fast; \
 	fi
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) fmt --all -- --check
 
 ## Only the end-to-end tests.
 e2e: deps

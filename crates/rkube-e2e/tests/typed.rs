@@ -140,3 +140,98 @@ fn auth_reviews_answer() {
         "{out}"
     );
 }
+
+#[test]
+fn more_typed_commands_set_annotate_replace() {
+    let s = Server::start_default();
+    let file = s.tmp().join("f.txt");
+    std::fs::write(&file, "hello\n").unwrap();
+    let env = s.tmp().join("e.env");
+    std::fs::write(&env, "A=1\nB=2\n").unwrap();
+    s.must(&[
+        "create",
+        "configmap",
+        "c1",
+        &format!("--from-file={}", file.display()),
+    ]);
+    assert_eq!(s.get_json(&["cm", "c1"])["data"]["f.txt"], "hello\n");
+    s.must(&[
+        "create",
+        "configmap",
+        "c2",
+        &format!("--from-env-file={}", env.display()),
+    ]);
+    assert_eq!(s.get_json(&["cm", "c2"])["data"]["B"], "2");
+    for args in [
+        vec![
+            "create",
+            "cronjob",
+            "cj",
+            "--image=busybox",
+            "--schedule=*/5 * * * *",
+        ],
+        vec!["create", "quota", "q", "--hard=pods=10"],
+        vec![
+            "create",
+            "pdb",
+            "pdb",
+            "--selector=app=web",
+            "--min-available=1",
+        ],
+        vec!["create", "rolebinding", "rb", "--role=r", "--user=u"],
+        vec![
+            "create",
+            "clusterrole",
+            "cr",
+            "--verb=get",
+            "--resource=pods",
+        ],
+        vec![
+            "create",
+            "clusterrolebinding",
+            "crb",
+            "--clusterrole=cr",
+            "--user=u",
+        ],
+        vec!["create", "priorityclass", "pc", "--value=100"],
+        vec!["create", "ingress", "ing", "--rule=a.com/=svc:80"],
+        vec!["create", "deployment", "web", "--image=nginx"],
+        vec!["set", "env", "deploy/web", "X=1"],
+        vec![
+            "set",
+            "resources",
+            "deploy/web",
+            "--limits=cpu=200m,memory=64Mi",
+        ],
+        vec!["annotate", "deploy", "web", "a=1"],
+        vec!["annotate", "deploy", "web", "a=2", "--overwrite"],
+        vec!["autoscale", "deploy", "web", "--max=5"],
+    ] {
+        s.must(&args);
+    }
+    let d = s.get_json(&["deploy", "web"]);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["env"][0]["name"], "X", "{d}");
+    assert_eq!(c["resources"]["limits"]["memory"], "64Mi", "{d}");
+    assert_eq!(d["metadata"]["annotations"]["a"], "2");
+    s.must(&["annotate", "deploy", "web", "a-"]);
+    assert!(s.get_json(&["deploy", "web"])["metadata"]["annotations"]
+        .get("a")
+        .is_none());
+    // Without --overwrite an existing annotation is not replaced (kubectl checks the live object).
+    s.must(&["annotate", "deploy", "web", "x=1"]);
+    let err = s.fails(&["annotate", "deploy", "web", "x=2"]);
+    assert!(err.contains("--overwrite is false"), "{err}");
+
+    // get -o json | replace -f -, and replace -f FILE.
+    let json = s.must(&["get", "deploy", "web", "-o", "json"]);
+    let out = s.kc().must_stdin(&["replace", "-f", "-"], Some(&json));
+    assert!(out.contains("deployment.apps/web replaced"), "{out}");
+    let yaml = s.tmp().join("w.yaml");
+    std::fs::write(&yaml, s.must(&["get", "deploy", "web", "-o", "yaml"])).unwrap();
+    assert!(s
+        .must(&["replace", "-f", yaml.to_str().unwrap()])
+        .contains("replaced"));
+    let hpa = s.get_json(&["hpa", "web"]);
+    assert_eq!(hpa["spec"]["maxReplicas"], 5, "{hpa}");
+}
