@@ -30,6 +30,7 @@ pub mod names;
 pub mod object;
 pub mod openapi;
 pub mod protobuf;
+pub mod quantity;
 pub mod registry;
 pub mod selectors;
 pub mod smp;

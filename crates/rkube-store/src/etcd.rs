@@ -248,40 +248,54 @@ impl Store for EtcdStore {
     }
 
     async fn range(&self, prefix: &str, opts: RangeOptions) -> Result<RangeResult> {
-        let (start, end) = key_range(prefix, opts.start_after.as_deref());
-        let mut get = GetOptions::new().with_range(end);
-        if opts.limit > 0 {
-            get = get.with_limit(i64::try_from(opts.limit).unwrap_or(i64::MAX));
-        }
-        let requested = opts.revision.filter(|r| *r > 0);
-        if let Some(r) = requested {
-            get = get.with_revision(r);
-        }
-        let resp = match self.kv().get(start, Some(get)).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                let r = requested.unwrap_or(0);
-                return Err(match classify(e) {
-                    Failure::Compacted => self.compacted(r).await,
-                    Failure::Future => self.future(r).await,
-                    Failure::Other(e) => e,
-                });
+        // etcd's gRPC replies are capped at 4 MiB here, so ranges are read in pages pinned to
+        // one revision; a page that is still too large is split further.
+        let mut out = RangeResult {
+            kvs: Vec::new(),
+            more: false,
+            revision: 0,
+        };
+        let mut cursor = opts.start_after.clone();
+        let mut revision = opts.revision.filter(|r| *r > 0);
+        let mut page = RANGE_PAGE;
+        loop {
+            let want = if opts.limit > 0 {
+                page.min(opts.limit - out.kvs.len())
+            } else {
+                page
+            };
+            let res = range_page(
+                self,
+                prefix,
+                RangeOptions {
+                    start_after: cursor.clone(),
+                    limit: want,
+                    revision,
+                },
+            )
+            .await;
+            let res = match res {
+                Err(Error::Backend(m)) if m.contains("message length too large") && page > 1 => {
+                    page /= 2;
+                    continue;
+                }
+                other => other?,
+            };
+            revision = Some(res.revision);
+            out.revision = res.revision;
+            if let Some(last) = res.kvs.last() {
+                cursor = Some(last.key.clone());
             }
-        };
-        let kvs = resp
-            .kvs()
-            .iter()
-            .map(convert_kv)
-            .collect::<Result<Vec<_>>>()?;
-        let revision = match requested {
-            Some(r) => r,
-            None => header_revision(resp.header())?,
-        };
-        Ok(RangeResult {
-            kvs,
-            more: resp.more(),
-            revision,
-        })
+            let page_more = res.more;
+            out.kvs.extend(res.kvs);
+            if opts.limit > 0 && out.kvs.len() >= opts.limit {
+                out.more = page_more;
+                return Ok(out);
+            }
+            if !page_more {
+                return Ok(out);
+            }
+        }
     }
 
     async fn create(&self, key: &str, value: Vec<u8>) -> Result<KeyValue> {
@@ -517,6 +531,47 @@ impl Store for EtcdStore {
         }
         self.discover_floor(known.max(1)).await
     }
+}
+
+/// Keys per request when a range is read in pages.
+const RANGE_PAGE: usize = 1000;
+
+/// One etcd range request.
+async fn range_page(store: &EtcdStore, prefix: &str, opts: RangeOptions) -> Result<RangeResult> {
+    let (start, end) = key_range(prefix, opts.start_after.as_deref());
+    let mut get = GetOptions::new().with_range(end);
+    if opts.limit > 0 {
+        get = get.with_limit(i64::try_from(opts.limit).unwrap_or(i64::MAX));
+    }
+    let requested = opts.revision.filter(|r| *r > 0);
+    if let Some(r) = requested {
+        get = get.with_revision(r);
+    }
+    let resp = match store.kv().get(start, Some(get)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            let r = requested.unwrap_or(0);
+            return Err(match classify(e) {
+                Failure::Compacted => store.compacted(r).await,
+                Failure::Future => store.future(r).await,
+                Failure::Other(e) => e,
+            });
+        }
+    };
+    let kvs = resp
+        .kvs()
+        .iter()
+        .map(convert_kv)
+        .collect::<Result<Vec<_>>>()?;
+    let revision = match requested {
+        Some(r) => r,
+        None => header_revision(resp.header())?,
+    };
+    Ok(RangeResult {
+        kvs,
+        more: resp.more(),
+        revision,
+    })
 }
 
 #[cfg(test)]

@@ -106,3 +106,34 @@ async fn throughput() {
         println!("etcd: {writers} writers: {n} creates, {rate:.0}/s");
     }
 }
+
+/// A range larger than etcd's 4 MiB reply limit is read in pages, at one revision.
+#[tokio::test]
+async fn range_larger_than_a_grpc_reply() {
+    let (_etcd, store) = start().await;
+    let value = vec![b'x'; 8 * 1024];
+    let keys: Vec<String> = (0..800).map(|i| format!("/registry/big/{i:05}")).collect();
+    let writes = keys.iter().map(|k| store.create(k, value.clone()));
+    for w in futures::future::join_all(writes).await {
+        w.unwrap();
+    }
+    let all = store
+        .range("/registry/big/", RangeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(all.kvs.len(), 800);
+    assert!(!all.more);
+    let some = store
+        .range(
+            "/registry/big/",
+            RangeOptions {
+                limit: 650,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(some.kvs.len(), 650);
+    assert!(some.more);
+    assert_eq!(some.kvs.last().unwrap().key, "/registry/big/00649");
+}

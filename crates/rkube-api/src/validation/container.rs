@@ -14,8 +14,8 @@ use super::checks::{
     NEGATIVE_MSG,
 };
 use super::field::{child, index, key, FieldError};
-use super::quantity::{Quantity, PARSE_ERROR};
 use crate::names;
+use crate::quantity::{Quantity, PARSE_ERROR};
 
 /// What container validation needs to know about a pod volume.
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,7 +11,7 @@ use super::checks::{
 use super::container::{quantity_at, resource_name, resource_quantity_value};
 use super::field::{child, go_string_map, key, FieldError};
 use super::pod::{self, PodOpts};
-use super::quantity::Quantity;
+use crate::quantity::Quantity;
 
 /// Upstream `core.MaxSecretSize` (also the ConfigMap limit).
 const MAX_SECRET_SIZE: usize = 1024 * 1024;

@@ -37,7 +37,6 @@ mod cron;
 mod field;
 mod meta;
 mod pod;
-mod quantity;
 mod service;
 
 #[cfg(test)]
@@ -45,8 +44,8 @@ mod tests;
 
 use serde_json::Value;
 
+pub use crate::quantity::Quantity;
 pub use field::{ErrorType, FieldError};
-pub use quantity::Quantity;
 
 use crate::registry::{self, ResourceInfo};
 

@@ -16,8 +16,8 @@ use super::checks::{
 };
 use super::container::{self, ProbeKind, VolInfo, Volumes};
 use super::field::{child, index, FieldError};
-use super::quantity::Quantity;
 use crate::names;
+use crate::quantity::Quantity;
 
 /// Options of pod spec validation.
 #[derive(Clone, Copy, Default)]

@@ -1,6 +1,6 @@
-//! Resource quantities (`resource.Quantity`) for validation: parsing, comparison and the
-//! canonical `String()` upstream prints in messages (`must be less than or equal to cpu limit
-//! of 500m`).
+//! Resource quantities (`resource.Quantity`): parsing, comparison and the canonical
+//! `String()` upstream prints in tables and messages (`1024Mi` → `1Gi`, `must be less than or
+//! equal to cpu limit of 500m`). Shared by `validation` and `table`.
 //!
 //! A quantity keeps the format of its suffix: binary (`Ki`…`Ei`), decimal SI (`n`…`E`, or
 //! none) or decimal exponent (`e3`). The canonical form uses the largest suffix of that format
