@@ -117,6 +117,14 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     if path == "/openapi/v3" || path.starts_with("/openapi/v3/") {
         return openapi_v3(path).await;
     }
+    if path == "/openapi/v2" {
+        let accept = req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        return openapi_v2(accept.contains("protobuf")).await;
+    }
     let accept = req
         .headers()
         .get(header::ACCEPT)
@@ -179,6 +187,34 @@ async fn openapi_v3(path: String) -> Response {
         Some((bytes, _hash)) => Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(bytes.as_ref().clone()))
+            .unwrap_or_default(),
+        None => ApiError::not_found_path().into_response(),
+    }
+}
+
+/// `/openapi/v2`, in the gnostic protobuf form kubectl asks for when `/openapi/v3` is missing.
+async fn openapi_v2(protobuf: bool) -> Response {
+    if !protobuf {
+        return ApiError::new(
+            406,
+            "NotAcceptable",
+            "only application/com.github.proto-openapi.spec.v2@v1.0+protobuf is served at /openapi/v2",
+        )
+        .into_response();
+    }
+    match tokio::task::spawn_blocking(rkube_api::openapi::v2::v2_protobuf)
+        .await
+        .ok()
+        .flatten()
+    {
+        Some(bytes) => Response::builder()
+            .status(StatusCode::OK)
+            // The dotted form: kubectl's mime parser rejects the '@' of the Accept form.
+            .header(
+                header::CONTENT_TYPE,
+                "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+            )
             .body(Body::from(bytes.as_ref().clone()))
             .unwrap_or_default(),
         None => ApiError::not_found_path().into_response(),

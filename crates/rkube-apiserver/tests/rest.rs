@@ -872,3 +872,42 @@ async fn events_expire_after_their_ttl() {
     let (c, _) = t.call(Method::GET, &format!("{events}/fresh"), None).await;
     assert_eq!(c, StatusCode::OK, "a fresh event stays");
 }
+
+#[tokio::test]
+async fn openapi_documents_are_served() {
+    let t = T::new().await;
+    let (c, v) = t.call(Method::GET, "/openapi/v3", None).await;
+    assert_eq!(c, StatusCode::OK);
+    let url = v["paths"]["apis/apps/v1"]["serverRelativeURL"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (c, doc) = t.call(Method::GET, &url, None).await;
+    assert_eq!(c, StatusCode::OK);
+    assert!(doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"].is_object());
+
+    let mut req = Request::builder()
+        .uri("/openapi/v2")
+        .header(
+            "accept",
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        )
+        .body(Body::empty())
+        .unwrap();
+    req.extensions_mut().insert(ConnIdentity(Some(User {
+        name: "admin".into(),
+        uid: String::new(),
+        groups: vec![],
+    })));
+    let resp = t.srv.router().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    );
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    // Field 1 (swagger), a 3-byte string: "2.0".
+    assert_eq!(&bytes[..5], b"\x0a\x032.0");
+}

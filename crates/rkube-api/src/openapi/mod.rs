@@ -21,6 +21,7 @@ mod paths;
 mod schemas;
 #[cfg(test)]
 mod tests;
+pub mod v2;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
