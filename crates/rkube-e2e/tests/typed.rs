@@ -104,8 +104,15 @@ fn explain_uses_openapi_docs() {
     let out = s.must(&["explain", "deploy", "--recursive"]);
     assert!(out.contains("progressDeadlineSeconds"), "{out}");
     // The v2 (protobuf) document, kubectl's fallback, read through explain's v2 printer.
-    let out = s.must(&["explain", "deploy.spec.strategy", "--output=plaintext-openapiv2"]);
-    assert!(out.contains("RESOURCE: strategy <Object>") && out.contains("rollingUpdate"), "{out}");
+    let out = s.must(&[
+        "explain",
+        "deploy.spec.strategy",
+        "--output=plaintext-openapiv2",
+    ]);
+    assert!(
+        out.contains("RESOURCE: strategy <Object>") && out.contains("rollingUpdate"),
+        "{out}"
+    );
 }
 
 #[test]
