@@ -156,3 +156,22 @@ fn semantic_validation_and_defaults_as_upstream() {
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], 8080);
     assert_eq!(svc["spec"]["sessionAffinity"], "None");
 }
+
+#[test]
+fn wrong_type_in_a_manifest_is_the_go_decoding_error() {
+    let s = Server::start_default();
+    let file = s.tmp().join("wrong.yaml");
+    std::fs::write(
+        &file,
+        BAD_DEPLOY.replace(
+            "selector: {matchLabels: {app: one}}",
+            "replicas: three\n  selector: {matchLabels: {app: one}}",
+        ),
+    )
+    .unwrap();
+    let err = s.fails(&["apply", "-f", file.to_str().unwrap()]);
+    assert!(
+        err.contains(r#"Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"#),
+        "{err}"
+    );
+}
