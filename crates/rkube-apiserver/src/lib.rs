@@ -163,11 +163,6 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     }
 }
 
-/// An empty body, for callers building responses.
-pub fn empty() -> Body {
-    Body::empty()
-}
-
 /// `/openapi/v3` (the index) and `/openapi/v3/<group-version>`. The documents are built on
 /// first use, off the async threads, and cached.
 async fn openapi_v3(path: String) -> Response {

@@ -153,10 +153,8 @@ pub fn representation(accept: Option<&str>) -> Representation {
     for part in accept.split(',') {
         let params: Vec<&str> = part.split(';').map(|s| s.trim()).collect();
         let mime = params.first().copied().unwrap_or("");
+        // Protobuf responses are not produced; JSON is always acceptable to Kubernetes clients.
         if mime != "application/json" && mime != "*/*" && mime != "application/*" {
-            if mime == "application/vnd.kubernetes.protobuf" {
-                continue;
-            }
             continue;
         }
         let get = |k: &str| {

@@ -89,7 +89,7 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
         } else {
             Err(ApiError::method_not_allowed(format!(
                 "{} is not supported on resources of kind \"{}\"",
-                v_upper(v),
+                v,
                 info.qualified()
             )))
         }
@@ -168,10 +168,6 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
             ))),
         },
     }
-}
-
-fn v_upper(v: &str) -> String {
-    v.to_string()
 }
 
 /// Set the identity fields that are never stored: apiVersion/kind of the endpoint and the
