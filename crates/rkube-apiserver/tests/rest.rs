@@ -911,3 +911,99 @@ async fn openapi_documents_are_served() {
     // Field 1 (swagger), a 3-byte string: "2.0".
     assert_eq!(&bytes[..5], b"\x0a\x032.0");
 }
+
+#[tokio::test]
+async fn binding_and_eviction() {
+    let t = T::new().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = |name: &str| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}});
+    t.call(Method::POST, pods, Some(pod("a"))).await;
+    t.call(Method::POST, pods, Some(pod("b"))).await;
+
+    let bind = |pod: &str, node: &str| json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod}, "target": {"kind": "Node", "name": node}});
+    let (c, v) = t
+        .call(
+            Method::POST,
+            &format!("{pods}/a/binding"),
+            Some(bind("a", "n1")),
+        )
+        .await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    assert_eq!(v["status"], "Success");
+    let (_, v) = t.call(Method::GET, &format!("{pods}/a"), None).await;
+    assert_eq!(v["spec"]["nodeName"], "n1");
+    assert_eq!(v["status"]["conditions"][0]["type"], "PodScheduled");
+    let (c, v) = t
+        .call(
+            Method::POST,
+            &format!("{pods}/a/binding"),
+            Some(bind("a", "n2")),
+        )
+        .await;
+    assert_eq!(c.as_u16(), 409, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("pod a is already assigned to node \"n1\""),
+        "{v}"
+    );
+    // The legacy bindings collection.
+    let (c, v) = t
+        .call(
+            Method::POST,
+            "/api/v1/namespaces/default/bindings",
+            Some(bind("b", "n2")),
+        )
+        .await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    let (_, v) = t.call(Method::GET, &format!("{pods}/b"), None).await;
+    assert_eq!(v["spec"]["nodeName"], "n2");
+
+    // A running pod covered by a budget that allows no disruption cannot be evicted.
+    let mut a = t.call(Method::GET, &format!("{pods}/a"), None).await.1;
+    a["status"]["phase"] = json!("Running");
+    t.call(Method::PUT, &format!("{pods}/a/status"), Some(a))
+        .await;
+    let pdb = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
+    let (c, v) = t
+        .call(
+            Method::POST,
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            Some(pdb),
+        )
+        .await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    let evict = |pod: &str| json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": "default"}, "deleteOptions": {"gracePeriodSeconds": 0}});
+    let (c, v) = t
+        .call(
+            Method::POST,
+            &format!("{pods}/a/eviction"),
+            Some(evict("a")),
+        )
+        .await;
+    assert_eq!(
+        (c.as_u16(), v["reason"].as_str()),
+        (429, Some("TooManyRequests")),
+        "{v}"
+    );
+    assert_eq!(
+        t.call(Method::GET, &format!("{pods}/a"), None).await.0,
+        StatusCode::OK
+    );
+    // Once the budget allows a disruption, the pod goes.
+    let (c, v) = t.patch("/apis/policy/v1/namespaces/default/poddisruptionbudgets/pdb/status", "application/merge-patch+json", json!({"status": {"disruptionsAllowed": 1, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}})).await;
+    assert_eq!(c, StatusCode::OK, "{v}");
+    let (c, v) = t
+        .call(
+            Method::POST,
+            &format!("{pods}/a/eviction"),
+            Some(evict("a")),
+        )
+        .await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        t.call(Method::GET, &format!("{pods}/a"), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}

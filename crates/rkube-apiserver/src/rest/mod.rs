@@ -10,6 +10,7 @@ pub mod apply;
 pub mod delete;
 pub mod fieldvalidation;
 pub mod patch;
+pub mod pod;
 pub mod read;
 pub mod review;
 pub mod strategy;
@@ -101,6 +102,8 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
             };
             match (s.name, method.as_str()) {
                 ("status", "GET") => read::get(req).await,
+                ("binding", "POST") if info.plural == "pods" => pod::bind(req).await,
+                ("eviction", "POST") if info.plural == "pods" => pod::evict(req).await,
                 ("status", "PUT") => write::update(req, write::Target::Status).await,
                 ("status", "PATCH") => write::patch(req, write::Target::Status).await,
                 ("scale", "GET") => write::get_scale(req).await,
@@ -155,6 +158,7 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
                 read::list(req).await
             }
             "POST" if review::is_review(info.group, info.plural) => review::create(req).await,
+            "POST" if info.group.is_empty() && info.plural == "bindings" => pod::bind(req).await,
             "POST" => {
                 verb_ok("create")?;
                 write::create(req).await
