@@ -8,6 +8,7 @@
 pub mod fit_error;
 pub mod framework;
 pub mod plugins;
+pub mod queue;
 mod resources;
 
 pub use fit_error::FitError;
@@ -15,4 +16,5 @@ pub use framework::{
     schedule_one, Code, FilterPlugin, Framework, NodeInfo, Plugin, ScorePlugin, Status,
     MAX_NODE_SCORE,
 };
+pub use queue::{ClusterEvent, QueueConfig, QueueError, QueuedPod, SchedulingQueue};
 pub use resources::Resources;
