@@ -4,94 +4,12 @@
 //! is used. Missing fields are not decoding errors upstream (validation reports them), so
 //! they are ignored here.
 
-use k8s_openapi::Resource;
+use crate::openapi::kinds;
 use serde_json::Value;
 
 mod gotype;
 
 pub use gotype::go_type_error;
-
-type Check = fn(&Value) -> Result<(), serde_json::Error>;
-
-fn check<T: serde::de::DeserializeOwned>(v: &Value) -> Result<(), serde_json::Error> {
-    T::deserialize(v).map(|_| ())
-}
-
-macro_rules! kinds {
-    ($($t:ty),* $(,)?) => {
-        &[$((<$t as Resource>::GROUP, <$t as Resource>::VERSION, <$t as Resource>::KIND, check::<$t> as Check)),*]
-    };
-}
-
-static KINDS: &[(&str, &str, &str, Check)] = {
-    use k8s_openapi::api::*;
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiext;
-    use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apireg;
-    kinds![
-        core::v1::Binding,
-        core::v1::ComponentStatus,
-        core::v1::ConfigMap,
-        core::v1::Endpoints,
-        core::v1::Event,
-        core::v1::LimitRange,
-        core::v1::Namespace,
-        core::v1::Node,
-        core::v1::PersistentVolume,
-        core::v1::PersistentVolumeClaim,
-        core::v1::Pod,
-        core::v1::PodTemplate,
-        core::v1::ReplicationController,
-        core::v1::ResourceQuota,
-        core::v1::Secret,
-        core::v1::Service,
-        core::v1::ServiceAccount,
-        apps::v1::ControllerRevision,
-        apps::v1::DaemonSet,
-        apps::v1::Deployment,
-        apps::v1::ReplicaSet,
-        apps::v1::StatefulSet,
-        batch::v1::CronJob,
-        batch::v1::Job,
-        autoscaling::v1::HorizontalPodAutoscaler,
-        autoscaling::v2::HorizontalPodAutoscaler,
-        policy::v1::PodDisruptionBudget,
-        policy::v1::Eviction,
-        rbac::v1::ClusterRole,
-        rbac::v1::ClusterRoleBinding,
-        rbac::v1::Role,
-        rbac::v1::RoleBinding,
-        networking::v1::Ingress,
-        networking::v1::IngressClass,
-        networking::v1::NetworkPolicy,
-        networking::v1::IPAddress,
-        networking::v1::ServiceCIDR,
-        coordination::v1::Lease,
-        discovery::v1::EndpointSlice,
-        events::v1::Event,
-        storage::v1::CSIDriver,
-        storage::v1::CSINode,
-        storage::v1::CSIStorageCapacity,
-        storage::v1::StorageClass,
-        storage::v1::VolumeAttachment,
-        scheduling::v1::PriorityClass,
-        node::v1::RuntimeClass,
-        certificates::v1::CertificateSigningRequest,
-        admissionregistration::v1::MutatingWebhookConfiguration,
-        admissionregistration::v1::ValidatingWebhookConfiguration,
-        admissionregistration::v1::ValidatingAdmissionPolicy,
-        admissionregistration::v1::ValidatingAdmissionPolicyBinding,
-        flowcontrol::v1::FlowSchema,
-        flowcontrol::v1::PriorityLevelConfiguration,
-        authentication::v1::TokenReview,
-        authentication::v1::SelfSubjectReview,
-        authorization::v1::LocalSubjectAccessReview,
-        authorization::v1::SelfSubjectAccessReview,
-        authorization::v1::SelfSubjectRulesReview,
-        authorization::v1::SubjectAccessReview,
-        apiext::CustomResourceDefinition,
-        apireg::APIService,
-    ]
-};
 
 /// Maps whose values are resource quantities, and scalar quantity fields. JSON numbers are
 /// valid quantities upstream (`cpu: 1`), while the typed `Quantity` only decodes strings.
@@ -155,12 +73,9 @@ fn normalize(v: &Value) -> Value {
 /// [`go_type_error`]) where the schema walk finds the problem, else serde's description of
 /// the first wrongly typed field.
 pub fn check_types(group: &str, version: &str, kind: &str, obj: &Value) -> Result<(), String> {
-    let Some((_, _, _, f)) = KINDS
-        .iter()
-        .find(|(g, v, k, _)| *g == group && *v == version && *k == kind)
-    else {
+    if !kinds::known(group, version, kind) {
         return Ok(());
-    };
+    }
     // Upstream's own wording first; serde's check catches whatever the schema walk misses.
     if let Some(e) = go_type_error(group, version, kind, obj) {
         return Err(e);
@@ -171,7 +86,7 @@ pub fn check_types(group: &str, version: &str, kind: &str, obj: &Value) -> Resul
         m.remove("apiVersion");
         m.remove("kind");
     }
-    match f(&o) {
+    match kinds::decode(group, version, kind, &o).unwrap_or(Ok(())) {
         Ok(()) => Ok(()),
         Err(e) => {
             let msg = e.to_string();

@@ -1,5 +1,6 @@
 //! The Rust types (from `k8s-openapi`, Kubernetes v1.33) behind each group-version-kind we can
-//! describe, and their registration with a schema generator.
+//! describe, and their registration with a schema generator. The same table drives the typed
+//! decoding checks of `crate::typed`, so there is one list of typed kinds.
 //!
 //! `k8s-openapi`'s `JsonSchema` impls carry the upstream definition names
 //! (`io.k8s.api.core.v1.Pod`) and the upstream field docs, and register every referenced
@@ -42,6 +43,38 @@ macro_rules! kind_table {
                 {
                     generator.subschema_for::<$ty>();
                     return Some(<$ty as JsonSchema>::schema_name().into_owned());
+                }
+            )*
+            None
+        }
+
+        /// Whether the table has a type for `group/version, kind`.
+        pub(crate) fn known(group: &str, version: &str, kind: &str) -> bool {
+            $(
+                if <$ty as Resource>::GROUP == group
+                    && <$ty as Resource>::VERSION == version
+                    && <$ty as Resource>::KIND == kind
+                {
+                    return true;
+                }
+            )*
+            false
+        }
+
+        /// Decode `value` into the type of `group/version, kind` (used by `crate::typed` to
+        /// find wrongly typed fields); `None` for a kind we have no type for.
+        pub(crate) fn decode(
+            group: &str,
+            version: &str,
+            kind: &str,
+            value: &serde_json::Value,
+        ) -> Option<Result<(), serde_json::Error>> {
+            $(
+                if <$ty as Resource>::GROUP == group
+                    && <$ty as Resource>::VERSION == version
+                    && <$ty as Resource>::KIND == kind
+                {
+                    return Some(<$ty as serde::Deserialize>::deserialize(value).map(|_| ()));
                 }
             )*
             None

@@ -16,7 +16,7 @@
 //! `components.schemas` (upstream definition names and field docs, `x-kubernetes-*` extensions;
 //! see `schemas.rs`). Every `$ref` resolves within its document.
 
-mod kinds;
+pub(crate) mod kinds;
 mod paths;
 mod schemas;
 #[cfg(test)]
