@@ -66,26 +66,7 @@ pub struct Requirement {
     values: Vec<String>,
 }
 
-/// Go's `%q` for the strings that appear in messages.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub(crate) use crate::fieldcheck::go_quote;
 
 /// Go's `%#v` of a `[]string`, as upstream prints a bad values list.
 fn go_string_slice(values: &[String]) -> String {
