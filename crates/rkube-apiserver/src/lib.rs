@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cache;
 pub mod discovery;
 pub mod error;
+pub mod inprocess;
 pub mod lifecycle;
 pub mod request;
 pub mod response;

@@ -1,0 +1,1 @@
+//! ControllerRevision history shared by DaemonSet and StatefulSet (not implemented yet).
