@@ -34,6 +34,12 @@ pub struct ServerArgs {
     /// Also write the admin kubeconfig to this path
     #[arg(long)]
     write_kubeconfig: Option<PathBuf>,
+    /// Pod IP range; each node gets a podCIDR from it
+    #[arg(long, default_value = "10.42.0.0/16")]
+    cluster_cidr: String,
+    /// Prefix length of each node's podCIDR
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
 }
 
 pub fn run(args: ServerArgs) -> Result<()> {
@@ -106,6 +112,15 @@ async fn serve(args: ServerArgs) -> Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("start api server: {}", e.message))?;
 
+    let identity = hostname();
+    let _controllers = rkube_controllers::spawn(rkube_controllers::Config {
+        client: srv.component_client("system:kube-controller-manager"),
+        identity: identity.clone(),
+        leader_elect: true,
+        cluster_cidr: args.cluster_cidr.clone(),
+        node_cidr_mask_size: args.node_cidr_mask_size,
+    });
+
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(rkube_apiserver::serve::serve_tls(
         listener,
@@ -137,6 +152,15 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let _ = serving.await;
     drop(srv);
     Ok(())
+}
+
+/// This machine's hostname, lowercased (node names and leader identities use it).
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+        .to_lowercase()
 }
 
 fn bracket(host: &str) -> String {

@@ -1,0 +1,1 @@
+//! Fake nodes (in progress).
