@@ -16,10 +16,12 @@ impl Server {
     /// in-process. Must be called inside a tokio runtime.
     pub fn client(self: &Arc<Self>, user: User) -> kube::Client {
         let identity = ConnIdentity(Some(user));
-        let svc = self.router().map_request(move |mut req: Request<kube::client::Body>| {
-            req.extensions_mut().insert(identity.clone());
-            req.map(axum::body::Body::new)
-        });
+        let svc = self
+            .router()
+            .map_request(move |mut req: Request<kube::client::Body>| {
+                req.extensions_mut().insert(identity.clone());
+                req.map(axum::body::Body::new)
+            });
         kube::Client::new(svc, "default")
     }
 

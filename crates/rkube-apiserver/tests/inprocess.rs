@@ -44,8 +44,18 @@ async fn typed_crud_and_watch_in_process() {
     }
 
     let pods: Api<Pod> = Api::all(client);
-    let rv = pods.list(&Default::default()).await.unwrap().metadata.resource_version.unwrap();
-    let mut stream = pods.watch(&WatchParams::default(), &rv).await.unwrap().boxed();
+    let rv = pods
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut stream = pods
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .unwrap()
+        .boxed();
     let mut pod = Pod::default();
     pod.metadata.name = Some("p".into());
     pod.spec = Some(k8s_openapi::api::core::v1::PodSpec {

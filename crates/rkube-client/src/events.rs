@@ -28,7 +28,10 @@ impl ObjectRef {
         let m = &obj["metadata"];
         let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
         ObjectRef {
-            api_version: obj["apiVersion"].as_str().unwrap_or(api_version).to_string(),
+            api_version: obj["apiVersion"]
+                .as_str()
+                .unwrap_or(api_version)
+                .to_string(),
             kind: obj["kind"].as_str().unwrap_or(kind).to_string(),
             namespace: s(&m["namespace"]),
             name: s(&m["name"]),
@@ -55,6 +58,8 @@ impl EventType {
 }
 
 type Key = (String, &'static str, String, String);
+/// Event name, first timestamp and count of an event already written.
+type Seen = (String, String, i64);
 
 /// Records events for one component (e.g. `default-scheduler`); cheap to clone.
 #[derive(Clone)]
@@ -62,7 +67,7 @@ pub struct Recorder {
     client: kube::Client,
     component: String,
     host: String,
-    seen: Arc<Mutex<HashMap<Key, (String, String, i64)>>>,
+    seen: Arc<Mutex<HashMap<Key, Seen>>>,
 }
 
 const CACHE_LIMIT: usize = 4096;
@@ -99,14 +104,26 @@ impl Recorder {
         reason: &str,
         message: &str,
     ) -> Result<(), kube::Error> {
-        let ns = if obj.namespace.is_empty() { "default" } else { &obj.namespace };
+        let ns = if obj.namespace.is_empty() {
+            "default"
+        } else {
+            &obj.namespace
+        };
         let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(self.client.clone(), ns);
-        let key: Key = (obj.uid.clone(), ty.as_str(), reason.to_string(), message.to_string());
+        let key: Key = (
+            obj.uid.clone(),
+            ty.as_str(),
+            reason.to_string(),
+            message.to_string(),
+        );
         let now = crate::now_rfc3339();
         let previous = self.seen.lock().ok().and_then(|m| m.get(&key).cloned());
         if let Some((name, first, count)) = previous {
             let patch = json!({"count": count + 1, "lastTimestamp": now});
-            match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 Ok(_) => {
                     if let Ok(mut m) = self.seen.lock() {
                         m.insert(key, (name, first, count + 1));

@@ -46,7 +46,10 @@ fn parse_time(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// One attempt to acquire or renew; `Ok(true)` when we hold the Lease afterwards.
-async fn try_acquire(api: &Api<k8s_openapi::api::coordination::v1::Lease>, cfg: &Config) -> Result<bool, Error> {
+async fn try_acquire(
+    api: &Api<k8s_openapi::api::coordination::v1::Lease>,
+    cfg: &Config,
+) -> Result<bool, Error> {
     let now = crate::now_micro();
     let secs = cfg.lease_duration.as_secs().max(1) as i64;
     let existing = api.get_opt(&cfg.lease_name).await?;
@@ -72,7 +75,10 @@ async fn try_acquire(api: &Api<k8s_openapi::api::coordination::v1::Lease>, cfg: 
     };
     let mut v = serde_json::to_value(&lease).map_err(kube::Error::SerdeError)?;
     let spec = &v["spec"];
-    let holder = spec["holderIdentity"].as_str().unwrap_or_default().to_string();
+    let holder = spec["holderIdentity"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let ours = holder == cfg.identity;
     if !ours && !holder.is_empty() {
         let duration = spec["leaseDurationSeconds"].as_i64().unwrap_or(secs);
@@ -93,7 +99,10 @@ async fn try_acquire(api: &Api<k8s_openapi::api::coordination::v1::Lease>, cfg: 
         s["leaseTransitions"] = json!(transitions + 1);
     }
     let lease = serde_json::from_value(v).map_err(kube::Error::SerdeError)?;
-    match api.replace(&cfg.lease_name, &PostParams::default(), &lease).await {
+    match api
+        .replace(&cfg.lease_name, &PostParams::default(), &lease)
+        .await
+    {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => Ok(false),
         Err(e) => Err(e.into()),

@@ -69,11 +69,18 @@ async fn repeated_events_are_aggregated() {
         resource_version: String::new(),
     };
     for _ in 0..3 {
-        rec.write(&obj, EventType::Warning, "FailedScheduling", "0/1 nodes are available")
-            .await
-            .unwrap();
+        rec.write(
+            &obj,
+            EventType::Warning,
+            "FailedScheduling",
+            "0/1 nodes are available",
+        )
+        .await
+        .unwrap();
     }
-    rec.write(&obj, EventType::Normal, "Scheduled", "assigned").await.unwrap();
+    rec.write(&obj, EventType::Normal, "Scheduled", "assigned")
+        .await
+        .unwrap();
     let events: Api<Event> = Api::namespaced(client, "default");
     let list = events
         .list(&ListParams::default().fields("involvedObject.name=web"))

@@ -111,7 +111,7 @@ impl fmt::Display for Status {
 }
 
 /// What every plugin has: its upstream name.
-pub trait Plugin {
+pub trait Plugin: Send + Sync {
     /// Upstream's plugin name, e.g. `TaintToleration`.
     fn name(&self) -> &'static str;
 }

@@ -5,10 +5,12 @@
 //! Everything here is pure: objects are `serde_json::Value` Pods and Nodes as the API returns
 //! them, there is no IO and no async. Queueing, caching and binding wrap this crate elsewhere.
 
+pub mod cache;
 pub mod fit_error;
 pub mod framework;
 pub mod plugins;
 pub mod queue;
+pub mod run;
 mod resources;
 
 pub use fit_error::FitError;

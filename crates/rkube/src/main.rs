@@ -2,6 +2,7 @@
 //! process lifecycle; the work happens in the library crates.
 
 mod datadir;
+mod fakeopts;
 mod kubeconfig;
 mod pki;
 mod server;

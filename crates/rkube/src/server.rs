@@ -40,6 +40,8 @@ pub struct ServerArgs {
     /// Prefix length of each node's podCIDR
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,
+    #[command(flatten)]
+    fake: crate::fakeopts::FakeNodeArgs,
 }
 
 pub fn run(args: ServerArgs) -> Result<()> {
@@ -72,6 +74,9 @@ async fn open_store(args: &ServerArgs, dir: &DataDir) -> Result<(DynStore, Optio
 
 async fn serve(args: ServerArgs) -> Result<()> {
     let started = Instant::now();
+    rkube_controllers::nodeipam::RangeAllocator::new(&args.cluster_cidr, args.node_cidr_mask_size)
+        .context("check --cluster-cidr and --node-cidr-mask-size")?;
+    let fake_nodes = args.fake.config(&hostname())?;
     let dir = DataDir::open(&args.data_dir)?;
     if args.disable_agent {
         tracing::info!("node agent disabled");
@@ -120,6 +125,22 @@ async fn serve(args: ServerArgs) -> Result<()> {
         cluster_cidr: args.cluster_cidr.clone(),
         node_cidr_mask_size: args.node_cidr_mask_size,
     });
+
+    let _scheduler = rkube_scheduler::run::spawn(rkube_scheduler::run::Config {
+        client: srv.component_client("system:kube-scheduler"),
+        identity: identity.clone(),
+        leader_elect: true,
+        profiles: rkube_scheduler::run::Config::default_profiles(),
+    });
+    if let Some(cfg) = fake_nodes {
+        tracing::info!(count = cfg.count, "starting fake nodes");
+        let client = srv.client(rkube_apiserver::auth::User {
+            name: format!("system:node:{}", cfg.agent),
+            uid: String::new(),
+            groups: vec!["system:nodes".into(), "system:authenticated".into()],
+        });
+        rkube_kubelet::fake::spawn(client, cfg);
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(rkube_apiserver::serve::serve_tls(
