@@ -276,6 +276,83 @@ impl Server {
         Server::start(ServerOpts::default())
     }
 
+    /// Starts a server with `n` fake nodes (`fake-node-0` …) and waits until all are Ready
+    /// and have a podCIDR.
+    pub fn with_fake_nodes(n: usize, extra: &[&str]) -> Server {
+        let mut extra_args = vec!["--fake-nodes".to_string(), n.to_string()];
+        extra_args.extend(extra.iter().map(|s| s.to_string()));
+        let s = Server::start(ServerOpts {
+            extra_args,
+            ..Default::default()
+        });
+        s.wait_nodes_ready(n);
+        s
+    }
+
+    /// Waits until `n` nodes report Ready and have a podCIDR.
+    pub fn wait_nodes_ready(&self, n: usize) {
+        wait_until(WAIT, &format!("{n} nodes are Ready"), || {
+            let out = self.must(&[
+                "get",
+                "nodes",
+                "-o",
+                "jsonpath={range .items[*]}{.spec.podCIDR} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+            ]);
+            lines(&out)
+                .iter()
+                .filter(|l| l.starts_with("10.") && l.ends_with("True"))
+                .count()
+                == n
+        });
+    }
+
+    /// Waits until the pod's `phase` is `phase`; returns the pod.
+    pub fn wait_pod_phase(&self, name: &str, phase: &str) -> Value {
+        let mut pod = Value::Null;
+        wait_until(WAIT, &format!("pod {name} is {phase}"), || {
+            pod = self.get_json(&["pod", name]);
+            pod["status"]["phase"] == phase
+        });
+        pod
+    }
+
+    /// Waits until an event about `object` (e.g. `pod/web`) with `reason` exists whose message
+    /// contains `text`; returns the message.
+    pub fn wait_event(&self, object: &str, reason: &str, text: &str) -> String {
+        let name = object.split('/').nth(1).unwrap_or(object);
+        let mut found = String::new();
+        wait_until(
+            WAIT,
+            &format!("event {reason} on {object} containing {text:?}"),
+            || {
+                let list = self.get_json(&[
+                    "events",
+                    "--field-selector",
+                    &format!("involvedObject.name={name}"),
+                ]);
+                let hit = list["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e["reason"] == reason)
+                    .find_map(|e| {
+                        e["message"]
+                            .as_str()
+                            .filter(|m| m.contains(text))
+                            .map(String::from)
+                    });
+                match hit {
+                    Some(m) => {
+                        found = m;
+                        true
+                    }
+                    None => false,
+                }
+            },
+        );
+        found
+    }
+
     /// Starts a server and waits (up to [`START_TIMEOUT`]) until its kubeconfig exists and
     /// `/readyz` answers 200.
     pub fn start(opts: ServerOpts) -> Server {
