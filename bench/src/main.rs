@@ -8,6 +8,7 @@ mod api;
 mod client;
 mod machine;
 mod report;
+mod scheduler;
 mod server;
 mod startup;
 mod stats;
@@ -40,6 +41,8 @@ enum Cmd {
     Startup(startup::StartupArgs),
     /// Idle RSS of `rkube server --disable-agent`
     Rss(startup::RssArgs),
+    /// Scheduler throughput with fake nodes (upstream's SchedulingBasic)
+    Scheduler(scheduler::SchedulerArgs),
     /// Facts about this machine
     Machine,
     /// Everything, with the aims of issue 2 (the API part runs on both the embedded store and
@@ -84,6 +87,10 @@ async fn run(cli: Cli) -> Result<()> {
         )),
         Cmd::Rss(a) => print(&startup::rss_table(
             &startup::run_rss(&cli.server, &a).await?,
+        )),
+        Cmd::Scheduler(a) => print(&scheduler::table(
+            &scheduler::run(&cli.server, &a).await?,
+            &a,
         )),
         Cmd::Machine => print(&machine::table()),
         Cmd::All(a) => all(&cli.server, a).await?,

@@ -78,6 +78,17 @@ impl RkubeServer {
         log: &Path,
         datastore_endpoint: Option<&str>,
     ) -> Result<RkubeServer> {
+        RkubeServer::spawn_with(bin, data_dir, log, datastore_endpoint, &[])
+    }
+
+    /// As [`RkubeServer::spawn`], with further `rkube server` arguments.
+    pub fn spawn_with(
+        bin: &Path,
+        data_dir: &Path,
+        log: &Path,
+        datastore_endpoint: Option<&str>,
+        extra: &[String],
+    ) -> Result<RkubeServer> {
         let port = free_port()?;
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -96,6 +107,7 @@ impl RkubeServer {
         if let Some(ep) = datastore_endpoint {
             cmd.arg("--datastore-endpoint").arg(ep);
         }
+        cmd.args(extra);
         cmd.stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);

@@ -86,6 +86,11 @@ impl TokenAuth {
         Ok(TokenAuth { tokens })
     }
 
+    /// Adds (or replaces) a token.
+    pub fn insert(&mut self, token: &str, user: User) {
+        self.tokens.insert(token.to_string(), user);
+    }
+
     pub fn lookup(&self, token: &str) -> Option<&User> {
         self.tokens.get(token)
     }

@@ -52,6 +52,9 @@ pub struct Server {
     pub cache: Arc<cache::WatchCache>,
     pub tokens: TokenAuth,
     pub advertise_address: String,
+    /// The cluster CA certificate (PEM), served unauthenticated at `/cacerts` so joining
+    /// agents can check it against the hash in their token before trusting it.
+    pub ca_pem: std::sync::OnceLock<String>,
 }
 
 /// The identity established by the TLS layer for one connection.
@@ -67,6 +70,7 @@ impl Server {
             cache,
             tokens: cfg.tokens,
             advertise_address: cfg.advertise_address,
+            ca_pem: std::sync::OnceLock::new(),
         });
         lifecycle::bootstrap(&srv).await?;
         lifecycle::spawn_loops(&srv, cfg.event_ttl, cfg.compact_interval);
@@ -106,6 +110,16 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     match path.as_str() {
         "/healthz" | "/livez" | "/readyz" => return response::text(StatusCode::OK, "ok"),
         "/version" => return response::json(StatusCode::OK, &discovery::version()),
+        "/cacerts" => {
+            return match srv.ca_pem.get() {
+                Some(pem) => Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(Body::from(pem.clone()))
+                    .unwrap_or_default(),
+                None => ApiError::not_found_path().into_response(),
+            }
+        }
         _ => {}
     }
     let user = srv.authenticate(&req);

@@ -1,11 +1,13 @@
 //! `rkube`: Kubernetes in one binary. This crate is only CLI, configuration, wiring and
 //! process lifecycle; the work happens in the library crates.
 
+mod agent;
 mod datadir;
 mod fakeopts;
 mod kubeconfig;
 mod pki;
 mod server;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run a whole cluster on this machine: API server, store and (soon) the node agent
     Server(server::ServerArgs),
+    /// Join this machine to a server as a node agent (fake nodes for now)
+    Agent(agent::AgentArgs),
     /// Print the rkube version and the Kubernetes version it serves
     Version,
 }
@@ -50,6 +54,7 @@ fn main() -> std::process::ExitCode {
             Ok(())
         }
         Command::Server(args) => server::run(args),
+        Command::Agent(args) => agent::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -81,7 +81,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     if args.disable_agent {
         tracing::info!("node agent disabled");
     }
-    let tokens = match &args.token_auth_file {
+    let mut tokens = match &args.token_auth_file {
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("read token file {}", p.display()))?;
@@ -100,6 +100,16 @@ async fn serve(args: ServerArgs) -> Result<()> {
         pki.ca_cert.as_bytes(),
     )
     .context("build tls config")?;
+    let join_token = crate::token::ensure(&dir.path, &pki.ca_cert)?;
+    let secret = crate::token::JoinToken::parse(&join_token)?.secret;
+    tokens.insert(
+        &secret,
+        rkube_apiserver::auth::User {
+            name: "system:rkube-agent".into(),
+            uid: String::new(),
+            groups: vec!["system:nodes".into(), "system:authenticated".into()],
+        },
+    );
     let (store, compact_interval) = open_store(&args, &dir).await?;
     let host = match args.bind_address.as_str() {
         "0.0.0.0" | "::" | "" => "127.0.0.1".to_string(),
@@ -116,6 +126,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     })
     .await
     .map_err(|e| anyhow::anyhow!("start api server: {}", e.message))?;
+    let _ = srv.ca_pem.set(pki.ca_cert.clone());
 
     let identity = hostname();
     let _controllers = rkube_controllers::spawn(rkube_controllers::Config {
@@ -192,7 +203,7 @@ fn bracket(host: &str) -> String {
     }
 }
 
-async fn wait_for_signal() -> Result<()> {
+pub async fn wait_for_signal() -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
