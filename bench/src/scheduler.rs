@@ -92,7 +92,13 @@ pub async fn run(opts: &ServerOpts, args: &SchedulerArgs) -> Result<SchedulerRes
         &tmp.path().join("data"),
         &log,
         None,
-        &["--fake-nodes".into(), args.nodes.to_string()],
+        &[
+            "--fake-nodes".into(),
+            args.nodes.to_string(),
+            // The default 10.42.0.0/16 holds 256 node podCIDRs.
+            "--cluster-cidr".into(),
+            "100.64.0.0/10".into(),
+        ],
     )?;
     srv.wait_ready(Duration::from_secs(30)).await?;
     let api = Api::from_kubeconfig(&srv.kubeconfig())?;

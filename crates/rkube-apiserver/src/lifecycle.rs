@@ -7,7 +7,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::request::{Query, ResourcePath};
-use crate::rest::delete::{delete_one, DeleteOptions};
+use crate::rest::delete::{delete_one, DeleteOptions, Propagation};
 use crate::rest::{decode_stored, encode_for_store, Request};
 use crate::Server;
 use rkube_api::registry::{self, ResourceInfo};
@@ -151,7 +151,13 @@ async fn finalize_namespaces(srv: &Arc<Server>) -> ApiResult<()> {
                 let Some(name) = c.value.pointer("/metadata/name").and_then(|n| n.as_str()) else {
                     continue;
                 };
-                match delete_one(&req, name, &DeleteOptions::default()).await {
+                // Background, as upstream's namespace deleter: the kind's default (orphan for
+                // Jobs and RCs) would leave the namespace waiting on GC finalizers.
+                let opts = DeleteOptions {
+                    propagation: Some(Propagation::Background),
+                    ..DeleteOptions::default()
+                };
+                match delete_one(&req, name, &opts).await {
                     Ok(_) => {}
                     Err(e) if e.code == 404 => {}
                     Err(e) => tracing::warn!(

@@ -65,7 +65,11 @@ fn ready_since(pod: &Pod) -> Option<Option<chrono::DateTime<chrono::Utc>>> {
 }
 
 /// Ready for at least `min_ready_seconds` at `now`: upstream's `IsPodAvailable`.
-pub fn is_pod_available(pod: &Pod, min_ready_seconds: i32, now: chrono::DateTime<chrono::Utc>) -> bool {
+pub fn is_pod_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
     match ready_since(pod) {
         None => false,
         Some(_) if min_ready_seconds <= 0 => true,
@@ -110,4 +114,29 @@ pub fn is_not_found(e: &kube::Error) -> bool {
 /// Whether an API error is a 409.
 pub fn is_conflict(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 409)
+}
+
+/// A typed `metav1.LabelSelector` as a matcher, as upstream's `LabelSelectorAsSelector`:
+/// `None` selects nothing, an empty selector selects everything.
+pub fn label_selector(
+    selector: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> Result<rkube_api::selectors::LabelSelector, rkube_api::selectors::SelectorError> {
+    let value = match selector {
+        None => serde_json::Value::Null,
+        Some(s) => serde_json::to_value(s).unwrap_or(serde_json::Value::Null),
+    };
+    rkube_api::selectors::LabelSelector::from_label_selector_json(&value)
+}
+
+/// Whether an object's labels (absent counts as empty) satisfy `selector`.
+pub fn selector_matches(
+    selector: &rkube_api::selectors::LabelSelector,
+    labels: Option<&std::collections::BTreeMap<String, String>>,
+) -> bool {
+    let map: serde_json::Map<String, serde_json::Value> = labels
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    selector.matches(&map)
 }

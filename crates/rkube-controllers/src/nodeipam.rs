@@ -65,6 +65,11 @@ impl RangeAllocator {
         })
     }
 
+    /// How many node blocks the range holds.
+    pub fn capacity(&self) -> u32 {
+        self.blocks()
+    }
+
     fn blocks(&self) -> u32 {
         1u32 << (self.node_len - self.cluster_len).min(31)
     }

@@ -276,6 +276,18 @@ impl Server {
         Server::start(ServerOpts::default())
     }
 
+    /// Starts a server without scheduler and controller manager: only the API, for tests of
+    /// API semantics that controllers would race with.
+    pub fn api_only() -> Server {
+        Server::start(ServerOpts {
+            extra_args: vec![
+                "--disable-scheduler".into(),
+                "--disable-controller-manager".into(),
+            ],
+            ..Default::default()
+        })
+    }
+
     /// Starts a server with `n` fake nodes (`fake-node-0` …) and waits until all are Ready
     /// and have a podCIDR.
     pub fn with_fake_nodes(n: usize, extra: &[&str]) -> Server {

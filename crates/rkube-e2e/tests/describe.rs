@@ -5,7 +5,7 @@ use serde_json::json;
 
 #[test]
 fn describe_pod_shows_spec_status_and_events() {
-    let s = Server::start_default();
+    let s = Server::api_only();
     s.create(&pod("web", "default", None));
     let p = s.get_json(&["pod", "web"]);
     let uid = p["metadata"]["uid"].as_str().unwrap();
@@ -94,7 +94,7 @@ fn describe_pod_shows_spec_status_and_events() {
 
 #[test]
 fn describe_namespace_and_configmap() {
-    let s = Server::start_default();
+    let s = Server::api_only();
     let out = s.must(&["describe", "ns", "default"]);
     assert!(
         out.lines()
@@ -132,7 +132,7 @@ fn describe_namespace_and_configmap() {
 
 #[test]
 fn events_api_groups_share_storage() {
-    let s = Server::start_default();
+    let s = Server::api_only();
     let ev = json!({
         "apiVersion": "events.k8s.io/v1",
         "kind": "Event",

@@ -14,7 +14,7 @@ fn generation(o: &Value) -> i64 {
 
 #[test]
 fn generation_moves_with_spec_only() {
-    let s = Server::start_default();
+    let s = Server::api_only();
     s.create(&deployment("web", "default", 2));
     let d = s.get_json(&["deploy", "web"]);
     assert_eq!(generation(&d), 1);
@@ -50,7 +50,7 @@ fn generation_moves_with_spec_only() {
 
 #[test]
 fn status_subresource_is_separate() {
-    let s = Server::start_default();
+    let s = Server::api_only();
     s.create(&deployment("web", "default", 2));
     let orig = s.http_get(DEPLOY).expect(200);
 
@@ -122,7 +122,7 @@ fn status_subresource_is_separate() {
 
 #[test]
 fn pod_status_subresource() {
-    let s = Server::start_default();
+    let s = Server::api_only();
     s.create(&pod("p", "default", None));
     let path = "/api/v1/namespaces/default/pods/p";
     let mut body = s.http_get(path).expect(200);

@@ -2,7 +2,8 @@
 //! scheduler has placed but whose binding the API server has not confirmed yet. Counting
 //! assumed pods is what keeps back-to-back pods from overcommitting a node while bindings are
 //! in flight. The node list is kept as a slice of [`NodeInfo`] so scheduling reads it without
-//! copying; a removed pod rebuilds its node's sums from the node's (at most a few hundred) pods.
+//! copying; nodes and pods are changed only through `NodeInfo`'s own methods, which keep its
+//! parsed data in step.
 
 use std::collections::HashMap;
 
@@ -73,10 +74,7 @@ impl Cache {
             .unwrap_or_default()
             .to_string();
         match self.index.get(&name) {
-            Some(&i) => {
-                let pods = std::mem::take(&mut self.nodes[i].pods);
-                self.nodes[i] = NodeInfo::new(node, pods);
-            }
+            Some(&i) => self.nodes[i].set_node(node),
             None => {
                 let pods = self.waiting.remove(&name).unwrap_or_default();
                 self.index.insert(name, self.nodes.len());
@@ -110,23 +108,14 @@ impl Cache {
     }
 
     fn detach(&mut self, key: &str, node: &str) {
-        let keep = |p: &Value| key_of(p) != key;
+        let (ns, name) = key.split_once('/').unwrap_or(("default", key));
         match self.index.get(node) {
             Some(&i) => {
-                let info = &mut self.nodes[i];
-                if info.pods.iter().all(keep) {
-                    return;
-                }
-                let pods: Vec<Value> = std::mem::take(&mut info.pods)
-                    .into_iter()
-                    .filter(|p| keep(p))
-                    .collect();
-                let node = std::mem::take(&mut info.node);
-                *info = NodeInfo::new(node, pods);
+                self.nodes[i].remove_pod(ns, name);
             }
             None => {
                 if let Some(list) = self.waiting.get_mut(node) {
-                    list.retain(|p| keep(p));
+                    list.retain(|p| key_of(p) != key);
                     if list.is_empty() {
                         self.waiting.remove(node);
                     }

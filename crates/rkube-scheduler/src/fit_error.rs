@@ -22,6 +22,9 @@ pub struct FitError {
     pub num_all_nodes: usize,
     /// Each rejected node's name and the status of the filter that rejected it.
     pub node_to_status: Vec<(String, Status)>,
+    /// The PreFilter message when a PreFilter rejected the pod outright; shown instead of the
+    /// per-node reasons.
+    pub pre_filter_msg: Option<String>,
     /// The PostFilter (preemption) message, appended after the filter reasons.
     pub post_filter_msg: Option<String>,
 }
@@ -47,6 +50,7 @@ impl FitError {
         FitError {
             num_all_nodes,
             node_to_status,
+            pre_filter_msg: None,
             post_filter_msg,
         }
     }
@@ -62,6 +66,20 @@ impl FitError {
         }
         sorted_histogram(counts)
     }
+}
+
+/// The PostFilter message preemption gives when no candidate was found, from its own per-node
+/// statuses: `preemption: 0/3 nodes are available: 3 No preemption victims found for
+/// incoming pod` (no trailing period; [`FitError`]'s `Display` adds it).
+pub fn preemption_message(num_all_nodes: usize, statuses: &[(String, Status)]) -> String {
+    let mut counts = BTreeMap::new();
+    for (_, s) in statuses {
+        for r in &s.reasons {
+            *counts.entry(r.clone()).or_insert(0usize) += 1;
+        }
+    }
+    let inner = render(num_all_nodes, &sorted_histogram(counts));
+    format!("preemption: {}", inner.trim_end_matches('.'))
 }
 
 fn sorted_histogram(counts: BTreeMap<String, usize>) -> Vec<String> {
@@ -86,7 +104,15 @@ impl fmt::Display for FitError {
         if self.num_all_nodes == 0 {
             return f.write_str("no nodes available to schedule pods");
         }
-        f.write_str(&render(self.num_all_nodes, &self.reasons_histogram()))?;
+        match &self.pre_filter_msg {
+            Some(m) => write!(
+                f,
+                "0/{} nodes are available: {}.",
+                self.num_all_nodes,
+                m.trim_end_matches('.')
+            )?,
+            None => f.write_str(&render(self.num_all_nodes, &self.reasons_histogram()))?,
+        }
         if let Some(m) = &self.post_filter_msg {
             write!(f, " {m}.")?;
         }

@@ -33,6 +33,21 @@ impl Resources {
         self.memory = self.memory.max(o.memory);
     }
 
+    /// The per-resource sum, saturating.
+    pub fn plus(mut self, o: Resources) -> Resources {
+        self.add(o);
+        self
+    }
+
+    /// The per-resource difference, saturating and never below zero.
+    pub fn minus(self, o: Resources) -> Resources {
+        Resources {
+            milli_cpu: self.milli_cpu.saturating_sub(o.milli_cpu).max(0),
+            memory: self.memory.saturating_sub(o.memory).max(0),
+            pods: self.pods.saturating_sub(o.pods).max(0),
+        }
+    }
+
     /// Reads `cpu`, `memory` and `pods` from a resource list (`requests`, `allocatable`, …);
     /// missing or malformed entries count as zero.
     pub fn from_list(list: Option<&Value>) -> Resources {

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use rkube_client::events::{EventType, ObjectRef, Recorder};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::cache::Cache;
-use crate::framework::Framework;
+use crate::config::Profiles;
+use crate::framework::{Framework, Namespaces, Permit, Snapshot};
+use crate::preemption::Candidate;
 use crate::queue::{pod_key, ClusterEvent, QueuedPod, SchedulingQueue};
 
 /// Scheduler options.
@@ -32,18 +35,9 @@ pub struct Config {
     pub identity: String,
     /// Compete for the `kube-scheduler` Lease first.
     pub leader_elect: bool,
-    /// The profiles: `schedulerName` → framework. Pods naming another scheduler are ignored.
-    pub profiles: Arc<HashMap<String, Framework>>,
-}
-
-impl Config {
-    /// Upstream's single `default-scheduler` profile.
-    pub fn default_profiles() -> Arc<HashMap<String, Framework>> {
-        Arc::new(HashMap::from([(
-            "default-scheduler".to_string(),
-            Framework::default(),
-        )]))
-    }
+    /// The profiles, chosen by `spec.schedulerName`; pods naming another scheduler are left
+    /// alone.
+    pub profiles: Arc<Profiles>,
 }
 
 /// Starts the scheduler in the background.
@@ -78,6 +72,12 @@ struct Scheduler {
     bind_slots: Arc<Semaphore>,
     /// Pods assumed and being bound: their watch updates must not requeue them.
     binding: HashMap<String, String>,
+    /// Namespace objects (for namespaceSelector in pod affinity terms).
+    namespace_objects: HashMap<String, Value>,
+    namespaces: Namespaces,
+    /// PodDisruptionBudgets by key (for preemption).
+    pdb_objects: HashMap<String, Value>,
+    pdbs: Vec<Value>,
 }
 
 fn to_value<T: serde::Serialize>(obj: &T) -> Value {
@@ -108,6 +108,10 @@ impl Scheduler {
             bind_results: Some(rx),
             bind_slots: Arc::new(Semaphore::new(256)),
             binding: HashMap::new(),
+            namespace_objects: HashMap::new(),
+            namespaces: Namespaces::default(),
+            pdb_objects: HashMap::new(),
+            pdbs: Vec::new(),
         }
     }
 
@@ -117,10 +121,7 @@ impl Scheduler {
 
     /// Whether this scheduler should place the pod.
     fn responsible(&self, pod: &Value) -> bool {
-        let name = pod["spec"]["schedulerName"]
-            .as_str()
-            .unwrap_or("default-scheduler");
-        self.cfg.profiles.contains_key(name)
+        self.cfg.profiles.for_pod(pod).is_some()
             && !assigned(pod)
             && pod["metadata"]["deletionTimestamp"].is_null()
             && !matches!(
@@ -134,6 +135,10 @@ impl Scheduler {
         let nodes: Api<Node> = Api::all(self.cfg.client.clone());
         let mut pod_events = watcher(pods, watcher::Config::default()).boxed();
         let mut node_events = watcher(nodes, watcher::Config::default()).boxed();
+        let ns_api: Api<Namespace> = Api::all(self.cfg.client.clone());
+        let mut ns_events = watcher(ns_api, watcher::Config::default()).boxed();
+        let pdb_api: Api<PodDisruptionBudget> = Api::all(self.cfg.client.clone());
+        let mut pdb_events = watcher(pdb_api, watcher::Config::default()).boxed();
         let Some(mut bind_results) = self.bind_results.take() else {
             return;
         };
@@ -198,6 +203,18 @@ impl Scheduler {
                     None => return,
                 },
                 Some(r) = bind_results.recv() => self.on_bind_result(r),
+                Some(ev) = ns_events.next() => {
+                    if let Some(changed) = apply_event(&mut self.namespace_objects, ev) {
+                        if changed {
+                            self.namespaces = Namespaces::from_objects(self.namespace_objects.values());
+                        }
+                    }
+                }
+                Some(ev) = pdb_events.next() => {
+                    if apply_event(&mut self.pdb_objects, ev) == Some(true) {
+                        self.pdbs = self.pdb_objects.values().cloned().collect();
+                    }
+                }
                 _ = tick.tick() => {
                     let now = self.now();
                     self.queue.flush_backoff_completed(now);
@@ -259,29 +276,130 @@ impl Scheduler {
     }
 
     async fn schedule(&mut self, qp: QueuedPod) {
-        let name = qp.pod["spec"]["schedulerName"]
-            .as_str()
-            .unwrap_or("default-scheduler")
-            .to_string();
         let profiles = self.cfg.profiles.clone();
-        let Some(fw) = profiles.get(&name) else {
+        let Some(fw) = profiles.for_pod(&qp.pod) else {
             self.queue.done(&qp.key);
             return;
         };
-        match crate::framework::schedule_one(fw, &qp.pod, self.cache.nodes()) {
-            Ok(node) => {
-                self.cache.assume(&qp.pod, &node);
-                self.binding.insert(qp.key.clone(), node.clone());
-                self.bind(qp, node).await;
-            }
-            Err(fit) => {
-                let message = fit.to_string();
-                self.report_unschedulable(&qp.pod, &message);
-                let now = self.now();
-                if let Err(e) = self.queue.add_unschedulable(qp, now) {
-                    tracing::debug!("failed to requeue pod: {e}");
+        let outcome = {
+            let snapshot = Snapshot::new(self.cache.nodes())
+                .with_namespaces(&self.namespaces)
+                .with_pdbs(&self.pdbs);
+            match fw.schedule(&qp.pod, &snapshot) {
+                Ok(res) => Ok(res),
+                Err(mut fit) => {
+                    let candidate = fw.run_post_filter(&qp.pod, &snapshot, &mut fit);
+                    Err((fit.to_string(), candidate))
                 }
             }
+        };
+        match outcome {
+            Ok(mut res) => {
+                let node = res.node.clone();
+                self.cache.assume(&qp.pod, &node);
+                let admitted = match fw.run_reserve(&mut res.state, &qp.pod, &node) {
+                    Err(s) => Err(s.to_string()),
+                    Ok(()) => match fw.run_permit(&res.state, &qp.pod, &node) {
+                        Permit::Allow => Ok(Duration::ZERO),
+                        Permit::Wait(d) => Ok(d),
+                        Permit::Reject(s) => Err(s.to_string()),
+                    },
+                };
+                let delay = match admitted {
+                    Ok(d) => d,
+                    Err(message) => {
+                        fw.run_unreserve(&mut res.state, &qp.pod, &node);
+                        self.cache.forget(&qp.key);
+                        self.fail(qp, &message);
+                        return;
+                    }
+                };
+                match fw.run_bind(&res.state, &qp.pod, &node) {
+                    Ok(true) => {
+                        self.binding.insert(qp.key.clone(), node.clone());
+                        let _ = self.binds.send(BindResult {
+                            qp,
+                            node,
+                            result: Ok(()),
+                        });
+                    }
+                    Ok(false) => {
+                        self.binding.insert(qp.key.clone(), node.clone());
+                        self.bind(qp, node, delay).await;
+                    }
+                    Err(s) => {
+                        fw.run_unreserve(&mut res.state, &qp.pod, &node);
+                        self.cache.forget(&qp.key);
+                        self.fail(qp, &s.to_string());
+                    }
+                }
+            }
+            Err((message, candidate)) => {
+                if let Some(c) = candidate {
+                    self.preempt(&qp.pod, fw, c);
+                }
+                self.fail(qp, &message);
+            }
+        }
+    }
+
+    /// Reports the pod unschedulable and parks it in the queue.
+    fn fail(&mut self, qp: QueuedPod, message: &str) {
+        self.report_unschedulable(&qp.pod, message);
+        let now = self.now();
+        if let Err(e) = self.queue.add_unschedulable(qp, now) {
+            tracing::debug!("failed to requeue pod: {e}");
+        }
+    }
+
+    /// Nominates the candidate node for `pod` and evicts the victims, as upstream's
+    /// DefaultPreemption does: a DisruptionTarget condition, then a graceful delete, and a
+    /// `Preempted` event on each victim.
+    fn preempt(&self, pod: &Value, fw: &Framework, c: Candidate) {
+        let m = &pod["metadata"];
+        let ns = m["namespace"].as_str().unwrap_or("default").to_string();
+        let name = m["name"].as_str().unwrap_or_default().to_string();
+        let uid = m["uid"].as_str().unwrap_or_default().to_string();
+        tracing::info!(pod = %format!("{ns}/{name}"), node = %c.node, victims = c.victims.len(), "preempting");
+        let client = self.cfg.client.clone();
+        let node = c.node.clone();
+        tokio::spawn(async move {
+            let api: Api<Pod> = Api::namespaced(client, &ns);
+            let patch = json!({"status": {"nominatedNodeName": node}});
+            if let Err(e) = api
+                .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                tracing::debug!(pod = %name, "failed to set nominatedNodeName: {e:#}");
+            }
+        });
+        let scheduler = fw.scheduler_name.clone();
+        for victim in c.victims {
+            let client = self.cfg.client.clone();
+            let recorder = self.recorder.clone();
+            let message = format!("Preempted by pod {uid} on node {}", c.node);
+            let scheduler = scheduler.clone();
+            tokio::spawn(async move {
+                let vm = &victim["metadata"];
+                let vns = vm["namespace"].as_str().unwrap_or("default");
+                let vname = vm["name"].as_str().unwrap_or_default();
+                let api: Api<Pod> = Api::namespaced(client, vns);
+                let cond = json!({"status": {"conditions": [{
+                    "type": "DisruptionTarget", "status": "True",
+                    "reason": "PreemptionByScheduler",
+                    "message": format!("{scheduler}: preempting to accommodate a higher priority pod"),
+                    "lastTransitionTime": rkube_client::now_rfc3339(),
+                }]}});
+                let _ = api
+                    .patch_status(vname, &PatchParams::default(), &Patch::Strategic(&cond))
+                    .await;
+                match api.delete(vname, &DeleteParams::default()).await {
+                    Ok(_) => {
+                        recorder.record(&pod_ref(&victim), EventType::Normal, "Preempted", &message)
+                    }
+                    Err(e) => tracing::debug!(pod = %vname, "failed to preempt: {e:#}"),
+                }
+            });
         }
     }
 
@@ -327,12 +445,15 @@ impl Scheduler {
         });
     }
 
-    async fn bind(&mut self, qp: QueuedPod, node: String) {
+    async fn bind(&mut self, qp: QueuedPod, node: String, delay: Duration) {
         let permit = self.bind_slots.clone().acquire_owned().await;
         let client = self.cfg.client.clone();
         let tx = self.binds.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let m = &qp.pod["metadata"];
             let ns = m["namespace"].as_str().unwrap_or("default");
             let name = m["name"].as_str().unwrap_or_default();
@@ -394,6 +515,38 @@ impl Scheduler {
                 self.queue
                     .move_all_to_active_or_backoff(ClusterEvent::AssignedPodDelete, now);
             }
+        }
+    }
+}
+
+/// Applies a watch event to a map of JSON objects keyed by `namespace/name`; `Some(true)` when
+/// the map changed, `None` on a watch error.
+fn apply_event<K: serde::Serialize + kube::Resource>(
+    map: &mut HashMap<String, Value>,
+    ev: Result<watcher::Event<K>, watcher::Error>,
+) -> Option<bool> {
+    let key = |o: &K| {
+        let m = o.meta();
+        format!(
+            "{}/{}",
+            m.namespace.as_deref().unwrap_or_default(),
+            m.name.as_deref().unwrap_or_default()
+        )
+    };
+    match ev {
+        Ok(watcher::Event::Init) => {
+            map.clear();
+            Some(true)
+        }
+        Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+            map.insert(key(&o), to_value(&o));
+            Some(true)
+        }
+        Ok(watcher::Event::Delete(o)) => Some(map.remove(&key(&o)).is_some()),
+        Ok(watcher::Event::InitDone) => Some(false),
+        Err(e) => {
+            tracing::debug!("scheduler watch: {e:#}");
+            None
         }
     }
 }

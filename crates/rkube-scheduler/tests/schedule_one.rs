@@ -82,7 +82,9 @@ fn schedule_table() {
     ];
     for (cpu, extra, want) in cases {
         let p = pod(cpu, extra);
-        let got = schedule_one(&fw, &p, &cluster()).map_err(|e| e.to_string());
+        let got = schedule_one(&fw, &p, &cluster())
+            .map(|r| r.node)
+            .map_err(|e| e.to_string());
         assert_eq!(got, want.map(String::from).map_err(String::from), "{p}");
     }
 }
@@ -113,10 +115,10 @@ fn ties_break_by_name_and_assumed_pods_count() {
         node("a", "2", json!({}), json!({})),
     ];
     let p = pod("1", json!({}));
-    assert_eq!(schedule_one(&fw, &p, &nodes).unwrap(), "a");
+    assert_eq!(schedule_one(&fw, &p, &nodes).unwrap().node, "a");
     // once the pod is assumed on "a", the next identical pod goes to "b", then nothing fits
     nodes[1].add_pod(p.clone());
-    assert_eq!(schedule_one(&fw, &p, &nodes).unwrap(), "b");
+    assert_eq!(schedule_one(&fw, &p, &nodes).unwrap().node, "b");
     nodes[0].add_pod(p.clone());
     nodes[0].add_pod(p.clone());
     nodes[1].add_pod(p.clone());

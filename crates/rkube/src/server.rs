@@ -40,6 +40,16 @@ pub struct ServerArgs {
     /// Prefix length of each node's podCIDR
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,
+    /// Do not run the scheduler
+    #[arg(long)]
+    disable_scheduler: bool,
+    /// Do not run the controller manager
+    #[arg(long)]
+    disable_controller_manager: bool,
+    /// KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1, YAML or JSON): profiles,
+    /// plugins, weights
+    #[arg(long)]
+    scheduler_config: Option<PathBuf>,
     #[command(flatten)]
     fake: crate::fakeopts::FakeNodeArgs,
 }
@@ -74,9 +84,33 @@ async fn open_store(args: &ServerArgs, dir: &DataDir) -> Result<(DynStore, Optio
 
 async fn serve(args: ServerArgs) -> Result<()> {
     let started = Instant::now();
-    rkube_controllers::nodeipam::RangeAllocator::new(&args.cluster_cidr, args.node_cidr_mask_size)
-        .context("check --cluster-cidr and --node-cidr-mask-size")?;
+    let range = rkube_controllers::nodeipam::RangeAllocator::new(
+        &args.cluster_cidr,
+        args.node_cidr_mask_size,
+    )
+    .context("check --cluster-cidr and --node-cidr-mask-size")?;
     let fake_nodes = args.fake.config(&hostname())?;
+    if let Some(f) = &fake_nodes {
+        if f.count as u64 >= u64::from(range.capacity()) {
+            anyhow::bail!(
+                "--cluster-cidr {} has room for {} node podCIDRs of /{}, too few for {} fake nodes \
+                 and this machine: use a larger range, e.g. --cluster-cidr 100.64.0.0/10",
+                args.cluster_cidr,
+                range.capacity(),
+                args.node_cidr_mask_size,
+                f.count
+            );
+        }
+    }
+    let profiles = match &args.scheduler_config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("read scheduler config {}", p.display()))?;
+            rkube_scheduler::Profiles::from_yaml(&text)
+                .with_context(|| format!("parse scheduler config {}", p.display()))?
+        }
+        None => rkube_scheduler::Profiles::default(),
+    };
     let dir = DataDir::open(&args.data_dir)?;
     if args.disable_agent {
         tracing::info!("node agent disabled");
@@ -129,20 +163,28 @@ async fn serve(args: ServerArgs) -> Result<()> {
     let _ = srv.ca_pem.set(pki.ca_cert.clone());
 
     let identity = hostname();
-    let _controllers = rkube_controllers::spawn(rkube_controllers::Config {
-        client: srv.component_client("system:kube-controller-manager"),
-        identity: identity.clone(),
-        leader_elect: true,
-        cluster_cidr: args.cluster_cidr.clone(),
-        node_cidr_mask_size: args.node_cidr_mask_size,
-    });
+    if args.disable_controller_manager {
+        tracing::info!("controller manager disabled");
+    } else {
+        rkube_controllers::spawn(rkube_controllers::Config {
+            client: srv.component_client("system:kube-controller-manager"),
+            identity: identity.clone(),
+            leader_elect: true,
+            cluster_cidr: args.cluster_cidr.clone(),
+            node_cidr_mask_size: args.node_cidr_mask_size,
+        });
+    }
 
-    let _scheduler = rkube_scheduler::run::spawn(rkube_scheduler::run::Config {
-        client: srv.component_client("system:kube-scheduler"),
-        identity: identity.clone(),
-        leader_elect: true,
-        profiles: rkube_scheduler::run::Config::default_profiles(),
-    });
+    if args.disable_scheduler {
+        tracing::info!("scheduler disabled");
+    } else {
+        rkube_scheduler::run::spawn(rkube_scheduler::run::Config {
+            client: srv.component_client("system:kube-scheduler"),
+            identity: identity.clone(),
+            leader_elect: true,
+            profiles: Arc::new(profiles),
+        });
+    }
     if let Some(cfg) = fake_nodes {
         tracing::info!(count = cfg.count, "starting fake nodes");
         let client = srv.client(rkube_apiserver::auth::User {

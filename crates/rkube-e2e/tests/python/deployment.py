@@ -31,9 +31,17 @@ patched = apps.patch_namespaced_deployment("py", "default", {"spec": {"replicas"
 assert patched.spec.replicas == 3, patched.spec.replicas
 assert patched.metadata.generation == 2, patched.metadata.generation
 
-got = apps.read_namespaced_deployment("py", "default")
-got.spec.template.spec.containers[0].image = "busybox:2"
-replaced = apps.replace_namespaced_deployment("py", "default", got)
+# Read-modify-write, retried on conflict: the deployment controller writes the object too.
+for attempt in range(20):
+    got = apps.read_namespaced_deployment("py", "default")
+    got.spec.template.spec.containers[0].image = "busybox:2"
+    try:
+        replaced = apps.replace_namespaced_deployment("py", "default", got)
+        break
+    except ApiException as e:
+        assert e.status == 409, e
+else:
+    raise SystemExit("replace kept conflicting")
 assert replaced.spec.template.spec.containers[0].image == "busybox:2"
 
 # A stale resourceVersion is a 409 Conflict.

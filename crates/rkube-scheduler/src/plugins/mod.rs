@@ -1,12 +1,17 @@
 //! Scheduler plugins, one module each, named as upstream's (`NodeName` → [`node_name`]).
-//! Each implements Filter and, where upstream does, Score, and carries its own data-driven
-//! tests.
+//! Each implements the extension points upstream's does, exposes a `plugin_set` constructor
+//! for the registry in [`crate::config`], and carries its own data-driven tests; [`helper`]
+//! holds the label-selector and affinity-term parsing they share.
 
+pub mod helper;
+pub mod inter_pod_affinity;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
+pub mod node_resources_balanced_allocation;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
+pub mod pod_topology_spread;
 pub mod taint_toleration;
 
 use serde_json::Value;

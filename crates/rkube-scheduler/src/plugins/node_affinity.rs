@@ -4,10 +4,16 @@
 //! `Lt`; `matchFields` on `metadata.name`). Score sums the weights of matching
 //! `preferredDuringSchedulingIgnoredDuringExecution` terms, normalised to the best node.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
+use super::helper::{labels_at, Labels};
 use super::{array, string};
-use crate::framework::{FilterPlugin, NodeInfo, Plugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use crate::framework::{
+    CycleState, FilterPlugin, NodeInfo, Plugin, PluginSet, PreScorePlugin, PreScoreResult,
+    ScorePlugin, Snapshot, Status, MAX_NODE_SCORE,
+};
 
 /// Upstream's reason.
 pub const ERR_REASON: &str = "node(s) didn't match Pod's node affinity/selector";
@@ -24,77 +30,180 @@ impl Plugin for NodeAffinity {
     }
 }
 
-/// Does one `matchExpressions` requirement hold for a value that may be absent?
-fn requirement_matches(req: &Value, value: Option<&str>) -> bool {
-    let values: Vec<&str> = array(req, "/values")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    let int = |s: &str| s.parse::<i64>().ok();
-    match string(req, "/operator") {
-        "In" => value.is_some_and(|v| values.contains(&v)),
-        "NotIn" => value.is_none_or(|v| !values.contains(&v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        op @ ("Gt" | "Lt") => {
-            let [bound] = values.as_slice() else {
-                return false;
-            };
-            match (value.and_then(int), int(bound)) {
-                (Some(v), Some(b)) if op == "Gt" => v > b,
-                (Some(v), Some(b)) => v < b,
-                _ => false,
-            }
+/// The extension points `NodeAffinity` implements.
+pub fn plugin_set() -> PluginSet {
+    let p = Arc::new(NodeAffinity);
+    PluginSet {
+        filter: Some(p.clone()),
+        pre_score: Some(p.clone()),
+        score: Some(p),
+        ..PluginSet::default()
+    }
+}
+
+/// One `matchExpressions`/`matchFields` requirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Requirement {
+    key: String,
+    operator: String,
+    values: Vec<String>,
+}
+
+impl Requirement {
+    fn parse(r: &Value) -> Requirement {
+        Requirement {
+            key: string(r, "/key").to_string(),
+            operator: string(r, "/operator").to_string(),
+            values: array(r, "/values")
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
         }
-        _ => false,
+    }
+
+    /// Does the requirement hold for a value that may be absent?
+    fn matches(&self, value: Option<&str>) -> bool {
+        let has = |v: &str| self.values.iter().any(|x| x == v);
+        let int = |s: &str| s.parse::<i64>().ok();
+        match self.operator.as_str() {
+            "In" => value.is_some_and(has),
+            "NotIn" => value.is_none_or(|v| !has(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            op @ ("Gt" | "Lt") => {
+                let [bound] = self.values.as_slice() else {
+                    return false;
+                };
+                match (value.and_then(int), int(bound)) {
+                    (Some(v), Some(b)) if op == "Gt" => v > b,
+                    (Some(v), Some(b)) => v < b,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
     }
 }
 
-/// Does a node selector term match? An empty term matches nothing, as upstream.
-pub fn term_matches(term: &Value, node: &Value) -> bool {
-    let exprs = array(term, "/matchExpressions");
-    let fields = array(term, "/matchFields");
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.pointer("/metadata/labels");
-    let exprs_ok = exprs.iter().all(|r| {
-        let key = string(r, "/key");
-        let value = labels.and_then(|l| l.get(key)).and_then(Value::as_str);
-        requirement_matches(r, value)
-    });
-    let fields_ok = fields.iter().all(|r| {
-        string(r, "/key") == "metadata.name"
-            && matches!(string(r, "/operator"), "In" | "NotIn")
-            && requirement_matches(r, node.pointer("/metadata/name").and_then(Value::as_str))
-    });
-    exprs_ok && fields_ok
+/// A parsed `NodeSelectorTerm`: expressions on labels and fields, ANDed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeSelectorTerm {
+    exprs: Vec<Requirement>,
+    fields: Vec<Requirement>,
 }
 
-/// Does the node satisfy the pod's `nodeSelector` and required node affinity?
-pub fn required_matches(pod: &Value, node: &Value) -> bool {
-    let selector_ok = match pod.pointer("/spec/nodeSelector") {
-        None | Some(Value::Null) => true,
-        Some(Value::Object(sel)) => sel
+impl NodeSelectorTerm {
+    /// Parses a term.
+    pub fn parse(term: &Value) -> NodeSelectorTerm {
+        NodeSelectorTerm {
+            exprs: array(term, "/matchExpressions")
+                .iter()
+                .map(Requirement::parse)
+                .collect(),
+            fields: array(term, "/matchFields")
+                .iter()
+                .map(Requirement::parse)
+                .collect(),
+        }
+    }
+
+    /// Does the term match the node? An empty term matches nothing, as upstream.
+    pub fn matches(&self, labels: &Labels, name: &str) -> bool {
+        if self.exprs.is_empty() && self.fields.is_empty() {
+            return false;
+        }
+        self.exprs
             .iter()
-            .all(|(k, v)| node.pointer("/metadata/labels").and_then(|l| l.get(k)) == Some(v)),
-        Some(_) => false,
-    };
-    let required = pod.pointer(&format!(
-        "{AFFINITY}/requiredDuringSchedulingIgnoredDuringExecution"
-    ));
-    let affinity_ok = match required {
-        None | Some(Value::Null) => true,
-        Some(sel) => array(sel, "/nodeSelectorTerms")
-            .iter()
-            .any(|t| term_matches(t, node)),
-    };
-    selector_ok && affinity_ok
+            .all(|r| r.matches(labels.get(&r.key).map(String::as_str)))
+            && self.fields.iter().all(|r| {
+                r.key == "metadata.name"
+                    && matches!(r.operator.as_str(), "In" | "NotIn")
+                    && r.matches(Some(name))
+            })
+    }
+}
+
+/// A pod's `nodeSelector` and required node affinity, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequiredNodeAffinity {
+    /// `spec.nodeSelector`; `None` when malformed (matches nothing).
+    node_selector: Option<Labels>,
+    /// Required terms, ORed; `None` when the pod has none.
+    terms: Option<Vec<NodeSelectorTerm>>,
+}
+
+impl RequiredNodeAffinity {
+    /// Parses the pod's `nodeSelector` and required node affinity.
+    pub fn parse(pod: &Value) -> RequiredNodeAffinity {
+        let node_selector = match pod.pointer("/spec/nodeSelector") {
+            None | Some(Value::Null) => Some(Labels::new()),
+            Some(v @ Value::Object(m)) if m.values().all(Value::is_string) => {
+                Some(labels_at(v, ""))
+            }
+            Some(_) => None,
+        };
+        let required = pod.pointer(&format!(
+            "{AFFINITY}/requiredDuringSchedulingIgnoredDuringExecution"
+        ));
+        let terms = match required {
+            None | Some(Value::Null) => None,
+            Some(sel) => Some(
+                array(sel, "/nodeSelectorTerms")
+                    .iter()
+                    .map(NodeSelectorTerm::parse)
+                    .collect(),
+            ),
+        };
+        RequiredNodeAffinity {
+            node_selector,
+            terms,
+        }
+    }
+
+    /// Does the node satisfy the `nodeSelector` and the required node affinity?
+    pub fn matches(&self, node: &NodeInfo) -> bool {
+        let labels = node.labels();
+        let selector_ok = self
+            .node_selector
+            .as_ref()
+            .is_some_and(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+        let affinity_ok = self
+            .terms
+            .as_ref()
+            .is_none_or(|terms| terms.iter().any(|t| t.matches(labels, node.name())));
+        selector_ok && affinity_ok
+    }
+}
+
+/// A `PreferredSchedulingTerm`: a weight and a term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreferredSchedulingTerm {
+    weight: i64,
+    term: NodeSelectorTerm,
+}
+
+impl PreferredSchedulingTerm {
+    /// The pod's preferred node affinity terms; malformed weights drop the term.
+    pub fn parse_all(pod: &Value) -> Vec<PreferredSchedulingTerm> {
+        array(
+            pod,
+            &format!("{AFFINITY}/preferredDuringSchedulingIgnoredDuringExecution"),
+        )
+        .iter()
+        .filter_map(|p| {
+            Some(PreferredSchedulingTerm {
+                weight: p.get("weight").and_then(Value::as_i64)?,
+                term: NodeSelectorTerm::parse(p.get("preference")?),
+            })
+        })
+        .collect()
+    }
 }
 
 impl FilterPlugin for NodeAffinity {
-    fn filter(&self, pod: &Value, node: &NodeInfo) -> Result<(), Status> {
-        if required_matches(pod, &node.node) {
+    fn filter(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> Result<(), Status> {
+        if state.pod().required_node_affinity.matches(node) {
             Ok(())
         } else {
             Err(Status::unresolvable(ERR_REASON))
@@ -102,23 +211,36 @@ impl FilterPlugin for NodeAffinity {
     }
 }
 
-impl ScorePlugin for NodeAffinity {
-    fn score(&self, pod: &Value, node: &NodeInfo) -> i64 {
-        array(
-            pod,
-            &format!("{AFFINITY}/preferredDuringSchedulingIgnoredDuringExecution"),
-        )
-        .iter()
-        .filter(|p| {
-            p.pointer("/preference")
-                .is_some_and(|t| term_matches(t, &node.node))
+impl PreScorePlugin for NodeAffinity {
+    /// Skips Score for pods without preferred terms.
+    fn pre_score(
+        &self,
+        state: &mut CycleState,
+        _pod: &Value,
+        _feasible: &[&NodeInfo],
+        _snapshot: &Snapshot<'_>,
+    ) -> Result<PreScoreResult, Status> {
+        Ok(if state.pod().preferred_node_affinity.is_empty() {
+            PreScoreResult::Skip
+        } else {
+            PreScoreResult::Run
         })
-        .map(|p| p.get("weight").and_then(Value::as_i64).unwrap_or(0))
-        .fold(0i64, i64::saturating_add)
+    }
+}
+
+impl ScorePlugin for NodeAffinity {
+    fn score(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> i64 {
+        state
+            .pod()
+            .preferred_node_affinity
+            .iter()
+            .filter(|p| p.term.matches(node.labels(), node.name()))
+            .map(|p| p.weight)
+            .fold(0i64, i64::saturating_add)
     }
 
     /// Scales to the best node: `100 * score / max`.
-    fn normalize(&self, _pod: &Value, scores: &mut [i64]) {
+    fn normalize(&self, _state: &CycleState, _nodes: &[&NodeInfo], scores: &mut [i64]) {
         let max = scores.iter().copied().max().unwrap_or(0);
         if max > 0 {
             for s in scores.iter_mut() {
@@ -213,7 +335,8 @@ mod tests {
             ),
         ];
         for (pod, ok) in cases {
-            let got = NodeAffinity.filter(&pod, &node("n1", labels.clone(), json!({})));
+            let n = node("n1", labels.clone(), json!({}));
+            let got = NodeAffinity.filter(&CycleState::new(&pod), &pod, &n);
             assert_eq!(got.is_ok(), ok, "{pod}");
             if let Err(s) = got {
                 assert_eq!(s.reasons, [ERR_REASON]);
@@ -250,8 +373,12 @@ mod tests {
             ),
         ];
         for (pod, want) in cases {
-            let mut scores: Vec<i64> = nodes.iter().map(|n| NodeAffinity.score(&pod, n)).collect();
-            NodeAffinity.normalize(&pod, &mut scores);
+            let state = CycleState::new(&pod);
+            let mut scores: Vec<i64> = nodes
+                .iter()
+                .map(|n| NodeAffinity.score(&state, &pod, n))
+                .collect();
+            NodeAffinity.normalize(&state, &[], &mut scores);
             assert_eq!(scores, want, "{pod}");
         }
     }

@@ -1,9 +1,10 @@
 //! `NodeName`: a pod with `spec.nodeName` set only fits the node of that name.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use super::string;
-use crate::framework::{FilterPlugin, NodeInfo, Plugin, Status};
+use crate::framework::{CycleState, FilterPlugin, NodeInfo, Plugin, PluginSet, Status};
 
 /// Upstream's reason.
 pub const ERR_REASON: &str = "node(s) didn't match the requested node name";
@@ -18,9 +19,17 @@ impl Plugin for NodeName {
     }
 }
 
+/// The extension points `NodeName` implements.
+pub fn plugin_set() -> PluginSet {
+    PluginSet {
+        filter: Some(Arc::new(NodeName)),
+        ..PluginSet::default()
+    }
+}
+
 impl FilterPlugin for NodeName {
-    fn filter(&self, pod: &Value, node: &NodeInfo) -> Result<(), Status> {
-        let wanted = string(pod, "/spec/nodeName");
+    fn filter(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> Result<(), Status> {
+        let wanted = &state.pod().node_name;
         if wanted.is_empty() || wanted == node.name() {
             Ok(())
         } else {
@@ -45,7 +54,8 @@ mod tests {
             (json!(null), "a", true),
         ];
         for (pod, name, ok) in cases {
-            let got = NodeName.filter(&pod, &node(name, json!({}), json!({})));
+            let n = node(name, json!({}), json!({}));
+            let got = NodeName.filter(&CycleState::new(&pod), &pod, &n);
             assert_eq!(got.is_ok(), ok, "{pod}");
             if let Err(s) = got {
                 assert_eq!(s.reasons, [ERR_REASON]);

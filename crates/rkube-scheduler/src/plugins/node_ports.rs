@@ -1,10 +1,15 @@
 //! `NodePorts`: a pod asking for host ports only fits a node where no pod already holds the
 //! same protocol and port on an overlapping host IP (`0.0.0.0`, the default, overlaps every IP).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::{array, string};
-use crate::framework::{FilterPlugin, NodeInfo, Plugin, Status};
+use crate::framework::{
+    CycleState, FilterPlugin, NodeInfo, Plugin, PluginSet, PreFilterPlugin, PreFilterResult,
+    Snapshot, Status,
+};
 
 /// Upstream's reason.
 pub const ERR_REASON: &str = "node(s) didn't have free ports for the requested pod ports";
@@ -21,12 +26,25 @@ impl Plugin for NodePorts {
     }
 }
 
+/// The extension points `NodePorts` implements.
+pub fn plugin_set() -> PluginSet {
+    let p = Arc::new(NodePorts);
+    PluginSet {
+        pre_filter: Some(p.clone()),
+        filter: Some(p),
+        ..PluginSet::default()
+    }
+}
+
 /// A host port claim: (host IP, protocol, port), with upstream's defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct HostPort {
-    ip: String,
-    protocol: String,
-    port: i64,
+pub struct HostPort {
+    /// `hostIP`, `0.0.0.0` by default.
+    pub ip: String,
+    /// `protocol`, `TCP` by default.
+    pub protocol: String,
+    /// `hostPort`.
+    pub port: i64,
 }
 
 impl HostPort {
@@ -35,41 +53,54 @@ impl HostPort {
             && self.protocol == other.protocol
             && (self.ip == other.ip || self.ip == ANY_IP || other.ip == ANY_IP)
     }
+
+    /// The host ports the pod's containers ask for.
+    pub fn of_pod(pod: &Value) -> Vec<HostPort> {
+        let or = |s: &str, d: &str| {
+            if s.is_empty() {
+                d.to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        array(pod, "/spec/containers")
+            .iter()
+            .flat_map(|c| array(c, "/ports"))
+            .filter_map(|p| {
+                let port = p
+                    .get("hostPort")
+                    .and_then(Value::as_i64)
+                    .filter(|&n| n > 0)?;
+                Some(HostPort {
+                    ip: or(string(p, "/hostIP"), ANY_IP),
+                    protocol: or(string(p, "/protocol"), "TCP"),
+                    port,
+                })
+            })
+            .collect()
+    }
 }
 
-/// The host ports the pod's containers ask for.
-fn host_ports(pod: &Value) -> Vec<HostPort> {
-    let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_string()
+impl PreFilterPlugin for NodePorts {
+    /// Skips Filter for pods without host ports.
+    fn pre_filter(
+        &self,
+        state: &mut CycleState,
+        _pod: &Value,
+        _snapshot: &Snapshot<'_>,
+    ) -> Result<PreFilterResult, Status> {
+        Ok(if state.pod().host_ports.is_empty() {
+            PreFilterResult::Skip
         } else {
-            s.to_string()
-        }
-    };
-    array(pod, "/spec/containers")
-        .iter()
-        .flat_map(|c| array(c, "/ports"))
-        .filter_map(|p| {
-            let port = p
-                .get("hostPort")
-                .and_then(Value::as_i64)
-                .filter(|&n| n > 0)?;
-            Some(HostPort {
-                ip: or(string(p, "/hostIP"), ANY_IP),
-                protocol: or(string(p, "/protocol"), "TCP"),
-                port,
-            })
+            PreFilterResult::AllNodes
         })
-        .collect()
+    }
 }
 
 impl FilterPlugin for NodePorts {
-    fn filter(&self, pod: &Value, node: &NodeInfo) -> Result<(), Status> {
-        let wanted = host_ports(pod);
-        if wanted.is_empty() {
-            return Ok(());
-        }
-        let used: Vec<HostPort> = node.pods.iter().flat_map(host_ports).collect();
+    fn filter(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> Result<(), Status> {
+        let wanted = &state.pod().host_ports;
+        let used = node.used_ports();
         if wanted.iter().any(|w| used.iter().any(|u| w.conflicts(u))) {
             Err(Status::unschedulable([ERR_REASON]))
         } else {
@@ -144,7 +175,7 @@ mod tests {
         ];
         for (p, existing, ok) in cases {
             let n = NodeInfo::new(json!({"metadata": {"name": "n"}}), existing);
-            let got = NodePorts.filter(&p, &n);
+            let got = NodePorts.filter(&CycleState::new(&p), &p, &n);
             assert_eq!(got.is_ok(), ok, "{p}");
             if let Err(s) = got {
                 assert_eq!(s.reasons, [ERR_REASON]);

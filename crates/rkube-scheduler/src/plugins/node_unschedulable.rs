@@ -1,10 +1,12 @@
 //! `NodeUnschedulable`: a cordoned node (`spec.unschedulable`) only takes pods that tolerate
 //! the `node.kubernetes.io/unschedulable:NoSchedule` taint.
 
-use serde_json::{json, Value};
+use std::sync::Arc;
 
-use super::taint_toleration::tolerates;
-use crate::framework::{FilterPlugin, NodeInfo, Plugin, Status};
+use serde_json::Value;
+
+use super::taint_toleration::{tolerates, Taint};
+use crate::framework::{CycleState, FilterPlugin, NodeInfo, Plugin, PluginSet, Status};
 
 /// Upstream's reason.
 pub const ERR_REASON: &str = "node(s) were unschedulable";
@@ -21,11 +23,25 @@ impl Plugin for NodeUnschedulable {
     }
 }
 
+/// The extension points `NodeUnschedulable` implements.
+pub fn plugin_set() -> PluginSet {
+    PluginSet {
+        filter: Some(Arc::new(NodeUnschedulable)),
+        ..PluginSet::default()
+    }
+}
+
 impl FilterPlugin for NodeUnschedulable {
-    fn filter(&self, pod: &Value, node: &NodeInfo) -> Result<(), Status> {
-        let cordoned = node.node.pointer("/spec/unschedulable") == Some(&Value::Bool(true));
-        let taint = json!({"key": TAINT_NODE_UNSCHEDULABLE, "effect": "NoSchedule"});
-        if !cordoned || tolerates(pod, &taint) {
+    fn filter(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> Result<(), Status> {
+        if !node.unschedulable() {
+            return Ok(());
+        }
+        let taint = Taint {
+            key: TAINT_NODE_UNSCHEDULABLE.to_string(),
+            value: String::new(),
+            effect: "NoSchedule".to_string(),
+        };
+        if tolerates(&state.pod().tolerations, &taint) {
             Ok(())
         } else {
             Err(Status::unresolvable(ERR_REASON))
@@ -37,6 +53,7 @@ impl FilterPlugin for NodeUnschedulable {
 mod tests {
     use super::*;
     use crate::plugins::testutil::node;
+    use serde_json::json;
 
     #[test]
     fn filter_table() {
@@ -69,7 +86,8 @@ mod tests {
             ),
         ];
         for (pod, spec, ok) in cases {
-            let got = NodeUnschedulable.filter(&pod, &node("n", json!({}), spec.clone()));
+            let n = node("n", json!({}), spec.clone());
+            let got = NodeUnschedulable.filter(&CycleState::new(&pod), &pod, &n);
             assert_eq!(got.is_ok(), ok, "{pod} {spec}");
             if let Err(s) = got {
                 assert_eq!(s.reasons, [ERR_REASON]);

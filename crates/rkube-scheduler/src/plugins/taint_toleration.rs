@@ -2,10 +2,14 @@
 //! does not tolerate; Score prefers nodes with fewer untolerated `PreferNoSchedule` taints.
 //! [`tolerates`] holds upstream's toleration matching, shared with `NodeUnschedulable`.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use super::{array, string};
-use crate::framework::{FilterPlugin, NodeInfo, Plugin, ScorePlugin, Status, MAX_NODE_SCORE};
+use super::string;
+use crate::framework::{
+    CycleState, FilterPlugin, NodeInfo, Plugin, PluginSet, ScorePlugin, Status, MAX_NODE_SCORE,
+};
 
 /// The `TaintToleration` plugin.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,44 +21,109 @@ impl Plugin for TaintToleration {
     }
 }
 
-/// Does `toleration` tolerate `taint`? Effects must match unless the toleration's is empty; keys
-/// must match unless the toleration has an empty key with `Exists`; `Equal` (or no operator)
-/// also compares values.
-pub fn toleration_matches(toleration: &Value, taint: &Value) -> bool {
-    let effect = string(toleration, "/effect");
-    if !effect.is_empty() && effect != string(taint, "/effect") {
-        return false;
-    }
-    let key = string(toleration, "/key");
-    let op = string(toleration, "/operator");
-    if key != string(taint, "/key") && !(key.is_empty() && op == "Exists") {
-        return false;
-    }
-    match op {
-        "Exists" => true,
-        "" | "Equal" => string(toleration, "/value") == string(taint, "/value"),
-        _ => false,
+/// The extension points `TaintToleration` implements.
+pub fn plugin_set() -> PluginSet {
+    let p = Arc::new(TaintToleration);
+    PluginSet {
+        filter: Some(p.clone()),
+        score: Some(p),
+        ..PluginSet::default()
     }
 }
 
-/// Does any of the pod's tolerations tolerate `taint`?
-pub fn tolerates(pod: &Value, taint: &Value) -> bool {
-    array(pod, "/spec/tolerations")
+/// A node taint, parsed once per node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taint {
+    /// `key`.
+    pub key: String,
+    /// `value`.
+    pub value: String,
+    /// `effect`: `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
+}
+
+impl Taint {
+    /// Parses a `spec.taints` entry; missing fields are empty.
+    pub fn parse(t: &Value) -> Taint {
+        Taint {
+            key: string(t, "/key").to_string(),
+            value: string(t, "/value").to_string(),
+            effect: string(t, "/effect").to_string(),
+        }
+    }
+
+    /// `NoSchedule` or `NoExecute`: the taints Filter enforces.
+    pub fn is_hard(&self) -> bool {
+        matches!(self.effect.as_str(), "NoSchedule" | "NoExecute")
+    }
+}
+
+/// A pod toleration, parsed once per pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toleration {
+    /// `key`; empty with `Exists` matches every key.
+    pub key: String,
+    /// `operator`: `Equal` (also when empty) or `Exists`.
+    pub operator: String,
+    /// `value`.
+    pub value: String,
+    /// `effect`; empty matches every effect.
+    pub effect: String,
+}
+
+impl Toleration {
+    /// Parses a `spec.tolerations` entry; missing fields are empty.
+    pub fn parse(t: &Value) -> Toleration {
+        Toleration {
+            key: string(t, "/key").to_string(),
+            operator: string(t, "/operator").to_string(),
+            value: string(t, "/value").to_string(),
+            effect: string(t, "/effect").to_string(),
+        }
+    }
+
+    /// Does this toleration tolerate `taint`? Effects must match unless the toleration's is
+    /// empty; keys must match unless the toleration has an empty key with `Exists`; `Equal`
+    /// (or no operator) also compares values.
+    pub fn tolerates(&self, taint: &Taint) -> bool {
+        if !self.effect.is_empty() && self.effect != taint.effect {
+            return false;
+        }
+        if self.key != taint.key && !(self.key.is_empty() && self.operator == "Exists") {
+            return false;
+        }
+        match self.operator.as_str() {
+            "Exists" => true,
+            "" | "Equal" => self.value == taint.value,
+            _ => false,
+        }
+    }
+}
+
+/// Does `toleration` tolerate `taint` (both as JSON)?
+pub fn toleration_matches(toleration: &Value, taint: &Value) -> bool {
+    Toleration::parse(toleration).tolerates(&Taint::parse(taint))
+}
+
+/// Does any of `tolerations` tolerate `taint`?
+pub fn tolerates(tolerations: &[Toleration], taint: &Taint) -> bool {
+    tolerations.iter().any(|t| t.tolerates(taint))
+}
+
+/// The first `NoSchedule`/`NoExecute` taint of the node not tolerated.
+pub fn first_untolerated<'a>(tolerations: &[Toleration], node: &'a NodeInfo) -> Option<&'a Taint> {
+    node.taints()
         .iter()
-        .any(|t| toleration_matches(t, taint))
+        .find(|t| t.is_hard() && !tolerates(tolerations, t))
 }
 
 impl FilterPlugin for TaintToleration {
-    fn filter(&self, pod: &Value, node: &NodeInfo) -> Result<(), Status> {
-        let untolerated = array(&node.node, "/spec/taints").iter().find(|t| {
-            matches!(string(t, "/effect"), "NoSchedule" | "NoExecute") && !tolerates(pod, t)
-        });
-        match untolerated {
+    fn filter(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> Result<(), Status> {
+        match first_untolerated(&state.pod().tolerations, node) {
             None => Ok(()),
             Some(t) => Err(Status::unresolvable(format!(
                 "node(s) had untolerated taint {{{}: {}}}",
-                string(t, "/key"),
-                string(t, "/value")
+                t.key, t.value
             ))),
         }
     }
@@ -63,21 +132,23 @@ impl FilterPlugin for TaintToleration {
 impl ScorePlugin for TaintToleration {
     /// The number of `PreferNoSchedule` taints not tolerated by a toleration whose effect is
     /// empty or `PreferNoSchedule`.
-    fn score(&self, pod: &Value, node: &NodeInfo) -> i64 {
-        let tolerations: Vec<&Value> = array(pod, "/spec/tolerations")
+    fn score(&self, state: &CycleState, _pod: &Value, node: &NodeInfo) -> i64 {
+        let tolerations = &state.pod().tolerations;
+        let count = node
+            .taints()
             .iter()
-            .filter(|t| matches!(string(t, "/effect"), "" | "PreferNoSchedule"))
-            .collect();
-        let count = array(&node.node, "/spec/taints")
-            .iter()
-            .filter(|t| string(t, "/effect") == "PreferNoSchedule")
-            .filter(|t| !tolerations.iter().any(|tol| toleration_matches(tol, t)))
+            .filter(|t| t.effect == "PreferNoSchedule")
+            .filter(|t| {
+                !tolerations.iter().any(|tol| {
+                    matches!(tol.effect.as_str(), "" | "PreferNoSchedule") && tol.tolerates(t)
+                })
+            })
             .count();
         i64::try_from(count).unwrap_or(i64::MAX)
     }
 
     /// Fewer untolerated taints score higher: `100 - 100 * count / max`.
-    fn normalize(&self, _pod: &Value, scores: &mut [i64]) {
+    fn normalize(&self, _state: &CycleState, _nodes: &[&NodeInfo], scores: &mut [i64]) {
         normalize_reverse(scores);
     }
 }
@@ -169,7 +240,7 @@ mod tests {
         for (pod, taints, want) in cases {
             let n = node("n", json!({}), json!({"taints": taints}));
             let got = TaintToleration
-                .filter(&pod, &n)
+                .filter(&CycleState::new(&pod), &pod, &n)
                 .err()
                 .map(|s| s.reasons.join(""));
             assert_eq!(got.as_deref(), want, "{pod} {taints}");
@@ -206,11 +277,12 @@ mod tests {
             ),
         ];
         for (pod, want) in cases {
+            let state = CycleState::new(&pod);
             let mut scores: Vec<i64> = nodes
                 .iter()
-                .map(|n| TaintToleration.score(&pod, n))
+                .map(|n| TaintToleration.score(&state, &pod, n))
                 .collect();
-            TaintToleration.normalize(&pod, &mut scores);
+            TaintToleration.normalize(&state, &[], &mut scores);
             assert_eq!(scores, want, "{pod}");
         }
     }
