@@ -42,7 +42,7 @@ pub async fn bootstrap(srv: &Arc<Server>) -> ApiResult<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
+    crate::rest::admission::bootstrap(srv).await
 }
 
 pub fn spawn_loops(srv: &Arc<Server>, event_ttl: Duration, compact_interval: Option<Duration>) {

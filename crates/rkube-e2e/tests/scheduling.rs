@@ -199,3 +199,142 @@ fn insufficient_resources_stay_pending_until_capacity_frees() {
     s.must(&["delete", "pod", "a", "--timeout=30s"]);
     s.wait_pod_phase("c", "Running");
 }
+
+#[test]
+fn required_anti_affinity_spreads_replicas_one_per_node() {
+    let s = Server::with_fake_nodes(3, &[]);
+    let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "spread"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "spread"}},
+            "template": {"metadata": {"labels": {"app": "spread"}}, "spec": {
+                "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+                    {"labelSelector": {"matchLabels": {"app": "spread"}},
+                     "topologyKey": "kubernetes.io/hostname"}]}},
+                "containers": [{"name": "c", "image": "busybox"}]}}}});
+    s.create(&dep.to_string());
+    s.must(&["rollout", "status", "deployment/spread", "--timeout=60s"]);
+    let pods = s.get_json(&["pods", "-l", "app=spread"]);
+    let mut nodes: Vec<String> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap().to_string())
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["fake-node-0", "fake-node-1", "fake-node-2"]);
+    // A fourth replica has nowhere to go.
+    s.must(&["scale", "deployment/spread", "--replicas=4"]);
+    let mut pending = String::new();
+    wait_until(WAIT, "a pending fourth replica", || {
+        let list = s.get_json(&[
+            "pods",
+            "-l",
+            "app=spread",
+            "--field-selector",
+            "status.phase=Pending",
+        ]);
+        match list["items"][0]["metadata"]["name"].as_str() {
+            Some(n) => {
+                pending = n.to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    let msg = s.wait_event(&format!("pod/{pending}"), "FailedScheduling", "0/3 nodes");
+    assert!(
+        msg.starts_with("0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."),
+        "{msg}"
+    );
+}
+
+#[test]
+fn higher_priority_pod_preempts_a_lower_one() {
+    let s = Server::with_fake_nodes(1, &["--fake-node-capacity", "cpu=1,memory=2Gi,pods=10"]);
+    s.create(
+        r#"{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": "high"}, "value": 1000}"#,
+    );
+    let mk = |name: &str, class: Option<&str>| {
+        let mut spec = json!({"containers": [{"name": "c", "image": "busybox",
+            "resources": {"requests": {"cpu": "700m"}}}]});
+        if let Some(c) = class {
+            spec["priorityClassName"] = json!(c);
+        }
+        s.create(
+            &json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name}, "spec": spec})
+            .to_string(),
+        );
+    };
+    mk("low", None);
+    s.wait_pod_phase("low", "Running");
+    assert_eq!(s.get_json(&["pod", "low"])["spec"]["priority"], 0);
+    mk("high", Some("high"));
+    let high = s.get_json(&["pod", "high"]);
+    assert_eq!(high["spec"]["priority"], 1000);
+    assert_eq!(high["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+    let uid = high["metadata"]["uid"].as_str().unwrap().to_string();
+    let msg = s.wait_event("pod/low", "Preempted", "Preempted by pod");
+    assert_eq!(msg, format!("Preempted by pod {uid} on node fake-node-0"));
+    let high = s.wait_pod_phase("high", "Running");
+    assert_eq!(high["spec"]["nodeName"], "fake-node-0");
+    assert!(!s.kc().exists(&["pod", "low"]));
+
+    // Unknown classes are refused by admission, with upstream's text.
+    let err = s.kc().fails_stdin(
+        &["create", "-f", "-"],
+        Some(r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+                 "spec": {"priorityClassName": "nope", "containers": [{"name": "c", "image": "b"}]}}"#),
+    );
+    assert!(
+        err.contains(r#"pods "x" is forbidden: no PriorityClass with name nope was found"#),
+        "{err}"
+    );
+    // The built-in classes exist.
+    let classes = s.must(&["get", "priorityclasses", "-o", "name"]);
+    assert!(
+        classes.contains("priorityclass.scheduling.k8s.io/system-node-critical"),
+        "{classes}"
+    );
+}
+
+#[test]
+fn scheduler_config_selects_profiles_by_scheduler_name() {
+    let cfg = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        cfg.path(),
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- schedulerName: default-scheduler\n- schedulerName: packer\n  pluginConfig:\n  - name: NodeResourcesFit\n    args:\n      scoringStrategy:\n        type: MostAllocated\n",
+    )
+    .unwrap();
+    let path = cfg.path().display().to_string();
+    let s = Server::with_fake_nodes(2, &["--scheduler-config", &path]);
+    // MostAllocated packs pods onto the node that already has the most requested.
+    let mk = |name: &str, scheduler: &str| {
+        s.create(
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"schedulerName": scheduler, "containers": [{"name": "c", "image": "busybox",
+                "resources": {"requests": {"cpu": "1"}}}]}})
+            .to_string(),
+        );
+    };
+    mk("p0", "packer");
+    s.wait_pod_phase("p0", "Running");
+    let first = node_of(&s, "p0");
+    for i in 1..4 {
+        mk(&format!("p{i}"), "packer");
+        s.wait_pod_phase(&format!("p{i}"), "Running");
+        assert_eq!(
+            node_of(&s, &format!("p{i}")),
+            first,
+            "MostAllocated should pack"
+        );
+    }
+    // A pod for a scheduler nobody runs stays Pending, untouched.
+    mk("other", "someone-else");
+    mk("marker", "default-scheduler");
+    s.wait_pod_phase("marker", "Running");
+    let other = s.get_json(&["pod", "other"]);
+    assert_eq!(other["status"]["phase"], "Pending");
+    assert!(other["spec"]["nodeName"].is_null());
+}

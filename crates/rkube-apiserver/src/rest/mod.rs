@@ -5,7 +5,9 @@
 //! - [`write`]: create, update (main resource and `status`), patch
 //! - [`delete`]: delete (graceful, finalizers, preconditions) and deletecollection
 //! - [`strategy`]: per-kind hooks (what create resets, which kinds track generation, …)
+//! - [`admission`]: create-time admission that reads other objects (pod priority)
 
+pub mod admission;
 pub mod apply;
 pub mod delete;
 pub mod fieldvalidation;

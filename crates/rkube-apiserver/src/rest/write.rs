@@ -295,6 +295,7 @@ pub async fn store_new(req: &Request, mut obj: Value, dry_run: bool) -> ApiResul
     if info.group == "batch" && info.kind == "Job" {
         rkube_api::defaults::prepare_job_for_create(&mut obj);
     }
+    crate::rest::admission::admit_create(&req.srv, info, &name, &mut obj).await?;
     let errs = rkube_api::validation::validate_create(info.group, info.version, info.kind, &obj);
     if !errs.is_empty() {
         return Err(ApiError::invalid(info, &name, crate::error::causes(&errs)));
