@@ -144,6 +144,18 @@ impl Conn {
         accept: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Response<Incoming>> {
+        self.send_as(method, path, accept, JSON, body).await
+    }
+
+    /// As [`Conn::send`], with the body's content type (e.g. a patch type).
+    pub async fn send_as(
+        &mut self,
+        method: Method,
+        path: &str,
+        accept: &str,
+        content_type: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response<Incoming>> {
         self.sender.ready().await.context("connection closed")?;
         let mut req = Request::builder()
             .method(method)
@@ -151,7 +163,7 @@ impl Conn {
             .header("host", &self.host)
             .header("accept", accept);
         if body.is_some() {
-            req = req.header("content-type", JSON);
+            req = req.header("content-type", content_type);
         }
         let req = req.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         self.sender

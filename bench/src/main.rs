@@ -6,6 +6,7 @@
 
 mod api;
 mod client;
+mod controllers;
 mod machine;
 mod report;
 mod scheduler;
@@ -41,6 +42,8 @@ enum Cmd {
     Startup(startup::StartupArgs),
     /// Idle RSS of `rkube server --disable-agent`
     Rss(startup::RssArgs),
+    /// A Deployment of many replicas on fake nodes: ready time and a rolling update
+    Controllers(controllers::ControllersArgs),
     /// Scheduler throughput with fake nodes (upstream's SchedulingBasic)
     Scheduler(scheduler::SchedulerArgs),
     /// Facts about this machine
@@ -87,6 +90,10 @@ async fn run(cli: Cli) -> Result<()> {
         )),
         Cmd::Rss(a) => print(&startup::rss_table(
             &startup::run_rss(&cli.server, &a).await?,
+        )),
+        Cmd::Controllers(a) => print(&controllers::table(
+            &controllers::run(&cli.server, &a).await?,
+            &a,
         )),
         Cmd::Scheduler(a) => print(&scheduler::table(
             &scheduler::run(&cli.server, &a).await?,
