@@ -25,6 +25,9 @@ pub struct SchedulerArgs {
     /// Concurrent connections creating pods
     #[arg(long, default_value_t = 32)]
     pub sched_concurrency: usize,
+    /// Further `rkube server` arguments, e.g. --disable-controller-manager
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
 }
 
 pub struct SchedulerResult {
@@ -85,21 +88,22 @@ async fn wait_count(
 
 pub async fn run(opts: &ServerOpts, args: &SchedulerArgs) -> Result<SchedulerResult> {
     let bin = opts.binary()?;
-    let tmp = tempfile::tempdir()?;
+    let mut tmp = tempfile::tempdir()?;
+    // RKUBE_BENCH_KEEP=1 keeps the data dir and server log for a look afterwards.
+    if std::env::var_os("RKUBE_BENCH_KEEP").is_some() {
+        tmp.disable_cleanup(true);
+        eprintln!("rkube-bench: keeping {}", tmp.path().display());
+    }
     let log = tmp.path().join("server.log");
-    let mut srv = RkubeServer::spawn_with(
-        &bin,
-        &tmp.path().join("data"),
-        &log,
-        None,
-        &[
-            "--fake-nodes".into(),
-            args.nodes.to_string(),
-            // The default 10.42.0.0/16 holds 256 node podCIDRs.
-            "--cluster-cidr".into(),
-            "100.64.0.0/10".into(),
-        ],
-    )?;
+    let mut extra: Vec<String> = args.server_arg.clone();
+    extra.extend([
+        "--fake-nodes".into(),
+        args.nodes.to_string(),
+        // The default 10.42.0.0/16 holds 256 node podCIDRs.
+        "--cluster-cidr".into(),
+        "100.64.0.0/10".into(),
+    ]);
+    let mut srv = RkubeServer::spawn_with(&bin, &tmp.path().join("data"), &log, None, &extra)?;
     srv.wait_ready(Duration::from_secs(30)).await?;
     let api = Api::from_kubeconfig(&srv.kubeconfig())?;
     eprintln!("rkube-bench: waiting for {} fake nodes", args.nodes);
@@ -165,15 +169,22 @@ pub async fn run(opts: &ServerOpts, args: &SchedulerArgs) -> Result<SchedulerRes
     )
     .await?;
     let scheduled = started.elapsed();
-    wait_count(
-        &api,
-        "/api/v1/namespaces/default/pods?fieldSelector=status.phase%21%3DRunning",
-        |n| n == 0,
-        "pods not Running yet",
-        Duration::from_millis(250),
-        Duration::from_secs(600),
-    )
-    .await?;
+    // Without the controller manager nodes get no podCIDR, so pods never run.
+    let runs = !args
+        .server_arg
+        .iter()
+        .any(|a| a == "--disable-controller-manager");
+    if runs {
+        wait_count(
+            &api,
+            "/api/v1/namespaces/default/pods?fieldSelector=status.phase%21%3DRunning",
+            |n| n == 0,
+            "pods not Running yet",
+            Duration::from_millis(250),
+            Duration::from_secs(600),
+        )
+        .await?;
+    }
     let running = started.elapsed();
     let (rss_after_kib, hwm_kib) = srv.rss()?;
     srv.stop()?;

@@ -55,6 +55,8 @@ pub struct Server {
     /// The cluster CA certificate (PEM), served unauthenticated at `/cacerts` so joining
     /// agents can check it against the hash in their token before trusting it.
     pub ca_pem: std::sync::OnceLock<String>,
+    /// Cluster IP and node port allocation for Services (`rest::service`).
+    pub services: Arc<rest::service::Allocators>,
 }
 
 /// The identity established by the TLS layer for one connection.
@@ -64,6 +66,15 @@ pub struct ConnIdentity(pub Option<User>);
 impl Server {
     /// Fill the watch cache, create the default namespaces and start background loops.
     pub async fn start(cfg: Config) -> Result<Arc<Server>, ApiError> {
+        Self::start_with(cfg, rest::service::ServiceRanges::default()).await
+    }
+
+    /// [`Server::start`] with the service CIDR and node-port range to allocate from
+    /// (`--service-cidr`, `--service-node-port-range`; default 10.43.0.0/16, 30000-32767).
+    pub async fn start_with(
+        cfg: Config,
+        service_ranges: rest::service::ServiceRanges,
+    ) -> Result<Arc<Server>, ApiError> {
         let cache = cache::WatchCache::start(cfg.store.clone(), cfg.watch_cache_window).await?;
         let srv = Arc::new(Server {
             store: cfg.store,
@@ -71,6 +82,7 @@ impl Server {
             tokens: cfg.tokens,
             advertise_address: cfg.advertise_address,
             ca_pem: std::sync::OnceLock::new(),
+            services: Arc::new(rest::service::Allocators::new(service_ranges)),
         });
         lifecycle::bootstrap(&srv).await?;
         lifecycle::spawn_loops(&srv, cfg.event_ttl, cfg.compact_interval);

@@ -42,10 +42,13 @@ pub async fn bootstrap(srv: &Arc<Server>) -> ApiResult<()> {
             Err(e) => return Err(e.into()),
         }
     }
+    // Service allocators and the `kubernetes` Service (rest::service).
+    crate::rest::service::bootstrap(srv).await?;
     crate::rest::admission::bootstrap(srv).await
 }
 
 pub fn spawn_loops(srv: &Arc<Server>, event_ttl: Duration, compact_interval: Option<Duration>) {
+    crate::rest::service::spawn_loops(srv); // rest::service
     let weak = Arc::downgrade(srv);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(500));

@@ -10,6 +10,8 @@ pub mod common;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod garbagecollector;
 pub mod history;
 pub mod job;
@@ -17,6 +19,7 @@ pub mod nodeipam;
 pub mod podgc;
 pub mod replicaset;
 pub mod serviceaccount;
+pub mod servicelb;
 pub mod statefulset;
 pub mod ttlafterfinished;
 
@@ -89,6 +92,9 @@ pub async fn run_all(ctx: Arc<Context>) {
         tokio::spawn(podgc::run(ctx.clone())),
         tokio::spawn(ttlafterfinished::run(ctx.clone())),
         tokio::spawn(nodeipam::run(ctx.clone())),
+        tokio::spawn(endpoints::run(ctx.clone())),
+        tokio::spawn(endpointslice::run(ctx.clone())),
+        tokio::spawn(servicelb::run(ctx.clone())),
     ];
     for t in tasks {
         if let Err(e) = t.await {

@@ -1,4 +1,15 @@
-//! The rkube node agent. For now: [`fake`], kwok-style fake nodes whose "kubelet" runs pods
+//! The rkube node agent. [`agent`] is the real kubelet: it supervises containerd
+//! ([`containerd`]), talks CRI to it ([`runtime`]), imports offline images ([`images`]),
+//! registers the node ([`node`]), writes the pod network config ([`cni`]) and runs the pods
+//! bound to the node ([`pod`]). [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
 //! without containers, for scheduler and controller tests and benchmarks at scale.
 
+pub mod agent;
+pub mod cni;
+pub mod containerd;
+pub mod error;
 pub mod fake;
+pub mod images;
+pub mod node;
+pub mod pod;
+pub mod runtime;

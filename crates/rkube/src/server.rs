@@ -40,6 +40,12 @@ pub struct ServerArgs {
     /// Prefix length of each node's podCIDR
     #[arg(long, default_value_t = 24)]
     node_cidr_mask_size: u8,
+    /// Service cluster IP range; the first address is the `kubernetes` Service's
+    #[arg(long, default_value = rkube_apiserver::rest::service::DEFAULT_SERVICE_CIDR)]
+    service_cidr: String,
+    /// Port range for NodePort Services
+    #[arg(long, default_value = rkube_apiserver::rest::service::DEFAULT_NODE_PORT_RANGE)]
+    service_node_port_range: String,
     /// Do not run the scheduler
     #[arg(long)]
     disable_scheduler: bool,
@@ -150,14 +156,22 @@ async fn serve(args: ServerArgs) -> Result<()> {
         other => bracket(other),
     };
     let url = format!("https://{host}:{}", args.https_listen_port);
-    let srv = rkube_apiserver::Server::start(rkube_apiserver::Config {
-        store,
-        tokens,
-        watch_cache_window: 10_000,
-        event_ttl: Duration::from_secs(3600),
-        compact_interval,
-        advertise_address: format!("{host}:{}", args.https_listen_port),
-    })
+    let service_ranges = rkube_apiserver::rest::service::ServiceRanges::new(
+        &args.service_cidr,
+        &args.service_node_port_range,
+    )
+    .map_err(|e| anyhow::anyhow!("check --service-cidr and --service-node-port-range: {e}"))?;
+    let srv = rkube_apiserver::Server::start_with(
+        rkube_apiserver::Config {
+            store,
+            tokens,
+            watch_cache_window: 10_000,
+            event_ttl: Duration::from_secs(3600),
+            compact_interval,
+            advertise_address: format!("{host}:{}", args.https_listen_port),
+        },
+        service_ranges,
+    )
     .await
     .map_err(|e| anyhow::anyhow!("start api server: {}", e.message))?;
     let _ = srv.ca_pem.set(pki.ca_cert.clone());

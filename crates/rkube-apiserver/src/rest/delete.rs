@@ -384,7 +384,10 @@ pub async fn delete_one(
                 Err(e) => return Err(e.into()),
             },
             None => match req.srv.store.delete(&key, Some(kv.mod_revision)).await {
-                Ok(kv2) => return Ok((for_client(info, &cur, kv2.mod_revision), true)),
+                Ok(kv2) => {
+                    super::service::release_deleted(&req.srv, info, &cur); // rest::service
+                    return Ok((for_client(info, &cur, kv2.mod_revision), true));
+                }
                 Err(rkube_store::Error::Conflict { .. }) => continue,
                 Err(rkube_store::Error::NotFound(_)) => {
                     return Err(ApiError::not_found(info, name))

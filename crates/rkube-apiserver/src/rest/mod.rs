@@ -15,6 +15,7 @@ pub mod patch;
 pub mod pod;
 pub mod read;
 pub mod review;
+pub mod service;
 pub mod strategy;
 pub mod typecheck;
 pub mod view;

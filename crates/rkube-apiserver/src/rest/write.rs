@@ -301,6 +301,8 @@ pub async fn store_new(req: &Request, mut obj: Value, dry_run: bool) -> ApiResul
         return Err(ApiError::invalid(info, &name, crate::error::causes(&errs)));
     }
     check_namespace_open(req, info, &name).await?;
+    // Services: cluster IPs and node ports (rest::service), given back unless committed.
+    let svc_txn = super::service::begin_create(&req.srv, info, &mut obj)?;
     if dry_run {
         return Ok(obj);
     }
@@ -311,6 +313,7 @@ pub async fn store_new(req: &Request, mut obj: Value, dry_run: bool) -> ApiResul
         .await
     {
         Ok(kv) => {
+            super::service::commit(svc_txn); // rest::service
             decorate(info, &mut obj, kv.mod_revision);
             Ok(obj)
         }
@@ -403,6 +406,8 @@ pub async fn guaranteed_update(
         match f(&cur, kv.mod_revision)? {
             Outcome::Write(mut new) => {
                 decorate(info, &mut new, kv.mod_revision);
+                // Services: allocate what the new spec needs (rest::service).
+                let svc_txn = super::service::begin_update(&req.srv, info, &cur, &mut new)?;
                 if new == cur || dry_run {
                     return Ok(new);
                 }
@@ -413,6 +418,7 @@ pub async fn guaranteed_update(
                     .await
                 {
                     Ok(kv2) => {
+                        super::service::commit(svc_txn); // rest::service
                         decorate(info, &mut new, kv2.mod_revision);
                         return Ok(new);
                     }
@@ -428,7 +434,10 @@ pub async fn guaranteed_update(
                     return Ok(cur);
                 }
                 match req.srv.store.delete(&key, Some(kv.mod_revision)).await {
-                    Ok(kv2) => return Ok(for_client(info, &cur, kv2.mod_revision)),
+                    Ok(kv2) => {
+                        super::service::release_deleted(&req.srv, info, &cur); // rest::service
+                        return Ok(for_client(info, &cur, kv2.mod_revision));
+                    }
                     Err(rkube_store::Error::Conflict { .. }) => continue,
                     Err(rkube_store::Error::NotFound(_)) => {
                         return Err(ApiError::not_found(info, name))

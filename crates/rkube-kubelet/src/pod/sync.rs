@@ -1,0 +1,912 @@
+//! One sync of one pod, level-triggered from the pod object and what the runtime has:
+//! start the sandbox (CNI network, hostname, DNS, host ports), ensure images per
+//! imagePullPolicy (ErrImagePull / ImagePullBackOff), run init containers in order, then the
+//! app containers, restart exited ones per restartPolicy with the CrashLoopBackOff back-off,
+//! report the status, and on deletion stop everything within the grace period, remove the
+//! sandbox and delete the pod with grace period 0.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use k8s_cri::v1 as cri;
+use k8s_openapi::api::core::v1::{Container, Pod};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use serde_json::json;
+
+use super::env::{container_env, expand};
+use super::status::{pod_status, ContainerView, RuntimePod, StatusContext, Waiting};
+use super::{Shared, CONTAINER_NAME_LABEL, POD_NAMESPACE_LABEL, POD_NAME_LABEL, POD_UID_LABEL};
+use crate::error::Result;
+
+/// What a worker remembers between syncs of its pod.
+#[derive(Debug, Default)]
+pub struct WorkerState {
+    /// Why containers are not running, from the last sync.
+    waiting: Waiting,
+    /// startTime: when the kubelet first acted on the pod.
+    start_time: Option<String>,
+    /// The last status written.
+    reported: Option<String>,
+}
+
+/// The result of a sync.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The pod is gone and so is everything the runtime had for it.
+    pub done: bool,
+    /// Sync again after this long even without events.
+    pub wake: Option<Duration>,
+}
+
+fn wake_min(a: &mut Option<Duration>, b: Duration) {
+    *a = Some(a.map_or(b, |x| x.min(b)));
+}
+
+/// Go's `time.Duration` text for whole seconds (`10s`, `1m20s`, `5m0s`).
+pub fn go_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else {
+        format!("{}m{}s", s / 60, s % 60)
+    }
+}
+
+fn pod_key(pod: &Pod) -> (String, String, String) {
+    (
+        pod.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        pod.metadata.name.clone().unwrap_or_default(),
+        pod.metadata.uid.clone().unwrap_or_default(),
+    )
+}
+
+/// The grace period for stopping the pod's containers (at least 2 s, as upstream).
+fn grace_period(pod: &Pod) -> Duration {
+    let secs = pod
+        .metadata
+        .deletion_grace_period_seconds
+        .or_else(|| {
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.termination_grace_period_seconds)
+        })
+        .unwrap_or(30);
+    Duration::from_secs(secs.max(2) as u64)
+}
+
+/// Syncs one pod. `removed`: the pod no longer exists in the API.
+pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: bool) -> Outcome {
+    let (ns, name, uid) = pod_key(pod);
+    if removed || pod.metadata.deletion_timestamp.is_some() {
+        let cleaned = remove_runtime_pod(sh, &uid, grace_period(pod)).await;
+        if removed {
+            return Outcome {
+                done: cleaned,
+                wake: Some(Duration::from_secs(1)),
+            };
+        }
+        if cleaned {
+            let api: Api<Pod> = Api::namespaced(sh.client.clone(), &ns);
+            let dp = DeleteParams {
+                grace_period_seconds: Some(0),
+                preconditions: Some(Preconditions {
+                    uid: Some(uid.clone()),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            match api.delete(&name, &dp).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => {
+                    tracing::error!(pod = %format!("{ns}/{name}"), "failed to delete pod: {e:#}")
+                }
+            }
+        }
+        return Outcome {
+            done: false,
+            wake: Some(Duration::from_secs(1)),
+        };
+    }
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default();
+    if matches!(phase, "Succeeded" | "Failed") {
+        // A finished pod never runs again; its sandbox is stopped, its containers kept for logs.
+        if let Ok(rt) = snapshot(sh, &uid).await {
+            stop_sandbox(sh, &rt).await;
+        }
+        return Outcome::default();
+    }
+    if st.start_time.is_none() {
+        st.start_time = Some(
+            pod.status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .and_then(|t| serde_json::to_value(t).ok())
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| {
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                }),
+        );
+    }
+    let mut wake = None;
+    match snapshot(sh, &uid).await {
+        Ok(rt) => converge(sh, st, pod, rt, &mut wake).await,
+        Err(e) => {
+            tracing::warn!(pod = %format!("{ns}/{name}"), "failed to read the runtime state: {e:#}");
+            return Outcome {
+                done: false,
+                wake: Some(Duration::from_secs(1)),
+            };
+        }
+    }
+    let rt = match snapshot(sh, &uid).await {
+        Ok(rt) => rt,
+        Err(_) => {
+            return Outcome {
+                done: false,
+                wake: Some(Duration::from_secs(1)),
+            }
+        }
+    };
+    let ctx = StatusContext {
+        runtime_name: sh.runtime_name.clone(),
+        host_ip: sh.cfg.node_ip.clone(),
+        waiting: st.waiting.clone(),
+        start_time: st.start_time.clone().unwrap_or_default(),
+    };
+    let status = pod_status(pod, &rt, &ctx);
+    if matches!(status["phase"].as_str(), Some("Succeeded" | "Failed")) {
+        stop_sandbox(sh, &rt).await;
+    }
+    report(sh, st, pod, status).await;
+    Outcome { done: false, wake }
+}
+
+async fn report(sh: &Shared, st: &mut WorkerState, pod: &Pod, status: serde_json::Value) {
+    let (ns, name, uid) = pod_key(pod);
+    let fingerprint = status.to_string();
+    if st.reported.as_deref() == Some(fingerprint.as_str()) {
+        return;
+    }
+    let api: Api<Pod> = Api::namespaced(sh.client.clone(), &ns);
+    let body = json!({"metadata": {"uid": uid}, "status": status});
+    match api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
+        .await
+    {
+        Ok(_) => st.reported = Some(fingerprint),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+        Err(e) => {
+            tracing::warn!(pod = %format!("{ns}/{name}"), "failed to update pod status: {e:#}")
+        }
+    }
+}
+
+fn state_name(state: i32) -> &'static str {
+    match cri::ContainerState::try_from(state) {
+        Ok(cri::ContainerState::ContainerCreated) => "created",
+        Ok(cri::ContainerState::ContainerRunning) => "running",
+        Ok(cri::ContainerState::ContainerExited) => "exited",
+        _ => "unknown",
+    }
+}
+
+/// What the runtime has for pod `uid`: its newest sandbox (with IP) and its containers.
+pub async fn snapshot(sh: &Shared, uid: &str) -> Result<RuntimePod> {
+    let mut out = RuntimePod::default();
+    let sandboxes = sh.runtime.list_pod_sandboxes().await?;
+    let newest = sandboxes
+        .iter()
+        .filter(|s| s.labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid))
+        .max_by_key(|s| s.created_at);
+    if let Some(s) = newest {
+        let ready = s.state == cri::PodSandboxState::SandboxReady as i32;
+        out.sandbox = Some((s.id.clone(), ready));
+        out.sandbox_attempt = s.metadata.as_ref().map(|m| m.attempt).unwrap_or(0);
+        out.sandbox_count = sandboxes
+            .iter()
+            .filter(|x| x.labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid))
+            .count() as u32;
+        if ready {
+            if let Ok(status) = sh.runtime.pod_sandbox_status(&s.id).await {
+                if let Some(net) = status.network {
+                    if !net.ip.is_empty() {
+                        out.ips.push(net.ip);
+                    }
+                    out.ips.extend(net.additional_ips.into_iter().map(|i| i.ip));
+                }
+            }
+        }
+    }
+    let mut containers: Vec<cri::Container> = sh
+        .runtime
+        .list_containers()
+        .await?
+        .into_iter()
+        .filter(|c| c.labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid))
+        .collect();
+    // Only the two newest attempts of each container matter (current and lastState).
+    containers
+        .sort_by_key(|c| std::cmp::Reverse((c.metadata.as_ref().map(|m| m.attempt), c.created_at)));
+    let mut per_name: HashMap<String, usize> = HashMap::new();
+    for c in containers {
+        let name = c
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let n = per_name.entry(name.clone()).or_default();
+        *n += 1;
+        if *n > 2 {
+            continue;
+        }
+        let mut v = ContainerView {
+            id: c.id.clone(),
+            name,
+            attempt: c.metadata.as_ref().map(|m| m.attempt).unwrap_or(0),
+            state: state_name(c.state),
+            created_at: c.created_at,
+            image: c
+                .image
+                .as_ref()
+                .map(|i| i.image.clone())
+                .unwrap_or_default(),
+            image_ref: c.image_ref.clone(),
+            ..Default::default()
+        };
+        match sh.runtime.container_status(&c.id).await {
+            Ok(s) => {
+                v.state = state_name(s.state);
+                v.exit_code = s.exit_code;
+                v.reason = s.reason;
+                v.message = s.message;
+                v.started_at = s.started_at;
+                v.finished_at = s.finished_at;
+                if !s.image_ref.is_empty() {
+                    v.image_ref = s.image_ref;
+                }
+            }
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(e),
+        }
+        out.containers.push(v);
+    }
+    Ok(out)
+}
+
+/// Stops the pod's ready sandbox (a finished pod keeps its containers, not its network).
+async fn stop_sandbox(sh: &Shared, rt: &RuntimePod) {
+    if let Some((id, true)) = &rt.sandbox {
+        if let Err(e) = sh.runtime.stop_pod_sandbox(id).await {
+            tracing::warn!(sandbox = %id, "failed to stop sandbox: {e:#}");
+        }
+    }
+}
+
+/// Stops every container of pod `uid` (SIGTERM, SIGKILL after `grace`), then its sandboxes,
+/// then removes them all. True when nothing is left.
+pub async fn remove_runtime_pod(sh: &Shared, uid: &str, grace: Duration) -> bool {
+    let ours = |labels: &HashMap<String, String>| {
+        labels.get(POD_UID_LABEL).map(String::as_str) == Some(uid)
+    };
+    let containers = match sh.runtime.list_containers().await {
+        Ok(c) => c
+            .into_iter()
+            .filter(|c| ours(&c.labels))
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::warn!("failed to list containers: {e:#}");
+            return false;
+        }
+    };
+    let running = containers
+        .iter()
+        .filter(|c| c.state == cri::ContainerState::ContainerRunning as i32);
+    let stops = running.map(|c| async move {
+        match sh.runtime.stop_container(&c.id, grace).await {
+            Ok(()) => true,
+            Err(e) if e.is_not_found() => true,
+            Err(e) => {
+                tracing::warn!(container = %c.id, "failed to stop container: {e:#}");
+                false
+            }
+        }
+    });
+    let mut ok = futures::future::join_all(stops)
+        .await
+        .into_iter()
+        .all(|x| x);
+    let sandboxes = match sh.runtime.list_pod_sandboxes().await {
+        Ok(s) => s
+            .into_iter()
+            .filter(|s| ours(&s.labels))
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            tracing::warn!("failed to list sandboxes: {e:#}");
+            return false;
+        }
+    };
+    for s in &sandboxes {
+        if let Err(e) = sh.runtime.stop_pod_sandbox(&s.id).await {
+            if !e.is_not_found() {
+                tracing::warn!(sandbox = %s.id, "failed to stop sandbox: {e:#}");
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return false;
+    }
+    for c in &containers {
+        if let Err(e) = sh.runtime.remove_container(&c.id).await {
+            if !e.is_not_found() {
+                tracing::warn!(container = %c.id, "failed to remove container: {e:#}");
+                ok = false;
+            }
+        }
+    }
+    for s in &sandboxes {
+        if let Err(e) = sh.runtime.remove_pod_sandbox(&s.id).await {
+            if !e.is_not_found() {
+                tracing::warn!(sandbox = %s.id, "failed to remove sandbox: {e:#}");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+fn should_restart(policy: &str, exit_code: i32) -> bool {
+    policy == "Always" || (policy == "OnFailure" && exit_code != 0)
+}
+
+/// Starts what should run and is not running.
+async fn converge(
+    sh: &Shared,
+    st: &mut WorkerState,
+    pod: &Pod,
+    rt: RuntimePod,
+    wake: &mut Option<Duration>,
+) {
+    let (ns, name, uid) = pod_key(pod);
+    let spec = pod.spec.clone().unwrap_or_default();
+    let policy = spec
+        .restart_policy
+        .clone()
+        .unwrap_or_else(|| "Always".into());
+    let host_network = spec.host_network == Some(true);
+    let (sandbox_id, attempt) = match &rt.sandbox {
+        Some((id, true)) => (id.clone(), rt.sandbox_attempt),
+        _ => {
+            if !host_network && !crate::cni::is_configured(&sh.cfg.cni_conf_dir) {
+                // The node has no podCIDR (hence no CNI config) yet.
+                wake_min(wake, Duration::from_secs(1));
+                return;
+            }
+            // A dead sandbox takes its containers with it: start over in a new one.
+            if rt.sandbox.is_some() {
+                remove_runtime_pod(sh, &uid, Duration::from_secs(2)).await;
+            }
+            let attempt = rt.sandbox_count;
+            let config = sandbox_config(sh, pod, attempt);
+            if let Err(e) = std::fs::create_dir_all(&config.log_directory) {
+                tracing::warn!("failed to create {}: {e}", config.log_directory);
+            }
+            match sh.runtime.run_pod_sandbox(config).await {
+                Ok(id) => {
+                    tracing::info!(pod = %format!("{ns}/{name}"), sandbox = %id, "started pod sandbox");
+                    (id, attempt)
+                }
+                Err(e) => {
+                    tracing::error!(pod = %format!("{ns}/{name}"), "failed to create pod sandbox: {e:#}");
+                    wake_min(wake, Duration::from_secs(5));
+                    return;
+                }
+            }
+        }
+    };
+    let sandbox = sandbox_config(sh, pod, attempt);
+    let pod_ip = match rt.ips.first() {
+        Some(ip) => ip.clone(),
+        None => sh
+            .runtime
+            .pod_sandbox_status(&sandbox_id)
+            .await
+            .ok()
+            .and_then(|s| s.network)
+            .map(|n| n.ip)
+            .unwrap_or_default(),
+    };
+    let run = Run {
+        sh,
+        pod,
+        sandbox_id: &sandbox_id,
+        sandbox: &sandbox,
+        pod_ip: &pod_ip,
+    };
+    // Init containers, one at a time, each to success.
+    for c in spec.init_containers.iter().flatten() {
+        match rt.latest(&c.name) {
+            Some(l) if l.state == "exited" && l.exit_code == 0 => continue,
+            Some(l) if l.state == "running" => return,
+            Some(l) if l.state == "created" => {
+                run.start_existing(st, &l.id, &c.name).await;
+                return;
+            }
+            Some(l) if l.state == "exited" => {
+                if policy != "Never" {
+                    run.restart(st, c, l, &uid, wake).await;
+                }
+                return;
+            }
+            Some(_) => return,
+            None => {
+                run.start(st, c, 0).await;
+                return;
+            }
+        }
+    }
+    for c in &spec.containers {
+        match rt.latest(&c.name) {
+            Some(l) if l.state == "running" => {
+                st.waiting.remove(&c.name);
+            }
+            Some(l) if l.state == "created" => run.start_existing(st, &l.id, &c.name).await,
+            Some(l) if l.state == "exited" => {
+                if should_restart(&policy, l.exit_code) {
+                    run.restart(st, c, l, &uid, wake).await;
+                } else {
+                    st.waiting.remove(&c.name);
+                }
+            }
+            Some(_) => {}
+            None => run.start(st, c, 0).await,
+        }
+        if let Some((reason, _)) = st.waiting.get(&c.name) {
+            if reason != "CrashLoopBackOff" {
+                wake_min(wake, Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// What starting a container in a sandbox needs.
+struct Run<'a> {
+    sh: &'a Shared,
+    pod: &'a Pod,
+    sandbox_id: &'a str,
+    sandbox: &'a cri::PodSandboxConfig,
+    pod_ip: &'a str,
+}
+
+impl Run<'_> {
+    async fn start_existing(&self, st: &mut WorkerState, id: &str, name: &str) {
+        if let Err(e) = self.sh.runtime.start_container(id).await {
+            st.waiting
+                .insert(name.into(), ("RunContainerError".into(), e.to_string()));
+        }
+    }
+
+    /// Restarts an exited container unless it is backing off.
+    async fn restart(
+        &self,
+        st: &mut WorkerState,
+        c: &Container,
+        last: &ContainerView,
+        uid: &str,
+        wake: &mut Option<Duration>,
+    ) {
+        let key = format!("{uid}/{}", c.name);
+        let finished = if last.finished_at > 0 {
+            SystemTime::UNIX_EPOCH + Duration::from_nanos(last.finished_at as u64)
+        } else {
+            SystemTime::now()
+        };
+        let mut backoff = self.sh.crash_backoff.lock().await;
+        if let Some(remaining) = backoff.in_backoff_since(&key, finished) {
+            let (ns, name, uid) = pod_key(self.pod);
+            let msg = format!(
+                "back-off {} restarting failed container={} pod={name}_{ns}({uid})",
+                go_duration(backoff.get(&key)),
+                c.name
+            );
+            st.waiting
+                .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg));
+            wake_min(wake, remaining + Duration::from_millis(50));
+            return;
+        }
+        backoff.next(&key);
+        drop(backoff);
+        self.start(st, c, last.attempt + 1).await;
+    }
+
+    /// Ensures the image, creates and starts attempt `attempt` of container `c`.
+    async fn start(&self, st: &mut WorkerState, c: &Container, attempt: u32) {
+        let image = match self.ensure_image(c).await {
+            Ok(i) => i,
+            Err((reason, msg)) => {
+                st.waiting.insert(c.name.clone(), (reason, msg));
+                return;
+            }
+        };
+        let env = match container_env(
+            &self.sh.client,
+            self.pod,
+            c,
+            self.pod_ip,
+            &self.sh.cfg.node_ip,
+        )
+        .await
+        {
+            Ok(e) => e,
+            Err(msg) => {
+                st.waiting
+                    .insert(c.name.clone(), ("CreateContainerConfigError".into(), msg));
+                return;
+            }
+        };
+        let config = self.container_config(c, attempt, &image, env);
+        let dir = std::path::Path::new(&self.sandbox.log_directory).join(&c.name);
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!("failed to create {}: {e}", dir.display());
+        }
+        let id = match self
+            .sh
+            .runtime
+            .create_container(self.sandbox_id, config, self.sandbox.clone())
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                st.waiting.insert(
+                    c.name.clone(),
+                    ("CreateContainerError".into(), e.to_string()),
+                );
+                return;
+            }
+        };
+        match self.sh.runtime.start_container(&id).await {
+            Ok(()) => {
+                st.waiting.remove(&c.name);
+            }
+            Err(e) => {
+                st.waiting
+                    .insert(c.name.clone(), ("RunContainerError".into(), e.to_string()));
+            }
+        }
+    }
+
+    /// The image reference to run, following imagePullPolicy; or the waiting reason.
+    async fn ensure_image(&self, c: &Container) -> Result<String, (String, String)> {
+        let image = c.image.clone().unwrap_or_default();
+        let policy = c
+            .image_pull_policy
+            .clone()
+            .unwrap_or_else(|| default_pull_policy(&image).into());
+        let present = match self.sh.runtime.image_status(&image).await {
+            Ok(i) => i,
+            Err(e) => return Err(("ErrImageInspect".into(), e.to_string())),
+        };
+        match (policy.as_str(), present) {
+            ("Never", Some(i)) | ("IfNotPresent", Some(i)) => return Ok(i.id),
+            ("Never", None) => {
+                return Err((
+                    "ErrImageNeverPull".into(),
+                    format!("Container image \"{image}\" is not present with pull policy of Never"),
+                ))
+            }
+            _ => {}
+        }
+        let key = format!(
+            "{}/{image}",
+            self.pod.metadata.uid.as_deref().unwrap_or_default()
+        );
+        let mut backoff = self.sh.pull_backoff.lock().await;
+        if backoff.in_backoff(&key).is_some() {
+            return Err((
+                "ImagePullBackOff".into(),
+                format!("Back-off pulling image \"{image}\""),
+            ));
+        }
+        drop(backoff);
+        match self.sh.runtime.pull_image(&image).await {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.sh.pull_backoff.lock().await.next(&key);
+                let msg = match &e {
+                    crate::error::Error::Cri { status, .. } => status.message().to_string(),
+                    other => other.to_string(),
+                };
+                Err((
+                    "ErrImagePull".into(),
+                    format!("failed to pull image \"{image}\": {msg}"),
+                ))
+            }
+        }
+    }
+
+    fn container_config(
+        &self,
+        c: &Container,
+        attempt: u32,
+        image: &str,
+        env: Vec<(String, String)>,
+    ) -> cri::ContainerConfig {
+        let (ns, name, uid) = pod_key(self.pod);
+        let vars: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        let mut labels: HashMap<String, String> = HashMap::new();
+        labels.insert(POD_NAME_LABEL.into(), name);
+        labels.insert(POD_NAMESPACE_LABEL.into(), ns);
+        labels.insert(POD_UID_LABEL.into(), uid);
+        labels.insert(CONTAINER_NAME_LABEL.into(), c.name.clone());
+        let mut annotations = HashMap::new();
+        annotations.insert(
+            "io.kubernetes.container.restartCount".to_string(),
+            attempt.to_string(),
+        );
+        let sc = c.security_context.clone().unwrap_or_default();
+        let psc = spec.security_context.clone().unwrap_or_default();
+        let run_as_user = sc.run_as_user.or(psc.run_as_user);
+        let run_as_group = sc.run_as_group.or(psc.run_as_group);
+        cri::ContainerConfig {
+            metadata: Some(cri::ContainerMetadata {
+                name: c.name.clone(),
+                attempt,
+            }),
+            image: Some(cri::ImageSpec {
+                image: image.to_string(),
+                user_specified_image: c.image.clone().unwrap_or_default(),
+                ..Default::default()
+            }),
+            command: c
+                .command
+                .iter()
+                .flatten()
+                .map(|a| expand(a, &vars))
+                .collect(),
+            args: c.args.iter().flatten().map(|a| expand(a, &vars)).collect(),
+            working_dir: c.working_dir.clone().unwrap_or_default(),
+            envs: env
+                .into_iter()
+                .map(|(key, value)| cri::KeyValue { key, value })
+                .collect(),
+            labels,
+            annotations,
+            log_path: format!("{}/{attempt}.log", c.name),
+            stdin: c.stdin == Some(true),
+            stdin_once: c.stdin_once == Some(true),
+            tty: c.tty == Some(true),
+            linux: Some(cri::LinuxContainerConfig {
+                resources: None,
+                security_context: Some(cri::LinuxContainerSecurityContext {
+                    privileged: sc.privileged == Some(true),
+                    namespace_options: self
+                        .sandbox
+                        .linux
+                        .as_ref()
+                        .and_then(|l| l.security_context.as_ref())
+                        .and_then(|s| s.namespace_options.clone()),
+                    run_as_user: run_as_user.map(|value| cri::Int64Value { value }),
+                    run_as_group: run_as_group.map(|value| cri::Int64Value { value }),
+                    readonly_rootfs: sc.read_only_root_filesystem == Some(true),
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// Upstream's default: Always for `:latest` or untagged images, else IfNotPresent.
+pub fn default_pull_policy(image: &str) -> &'static str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let last = without_digest.rsplit('/').next().unwrap_or(without_digest);
+    if image.contains('@') {
+        return "IfNotPresent";
+    }
+    match last.split_once(':') {
+        Some((_, "latest")) | None => "Always",
+        Some(_) => "IfNotPresent",
+    }
+}
+
+/// The pod's hostname: spec.hostname, else its name cut to 63 characters.
+fn hostname(pod: &Pod) -> String {
+    if let Some(h) = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.hostname.clone())
+        .filter(|h| !h.is_empty())
+    {
+        return h;
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let cut: String = name.chars().take(63).collect();
+    cut.trim_end_matches(['-', '.']).to_string()
+}
+
+fn host_resolv() -> (Vec<String>, Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let (mut servers, mut searches, mut options) = (Vec::new(), Vec::new(), Vec::new());
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        match f.next() {
+            // Loopback resolvers (systemd-resolved's stub) are unreachable from a pod.
+            Some("nameserver") => servers.extend(
+                f.filter(|s| {
+                    s.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| !ip.is_loopback())
+                })
+                .map(String::from),
+            ),
+            Some("search") => searches = f.map(String::from).collect(),
+            Some("options") => options.extend(f.map(String::from)),
+            _ => {}
+        }
+    }
+    (servers, searches, options)
+}
+
+/// The sandbox's resolv.conf per dnsPolicy and dnsConfig.
+fn dns_config(sh: &Shared, pod: &Pod) -> cri::DnsConfig {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    let host_network = spec.host_network == Some(true);
+    let cluster = !sh.cfg.cluster_dns.is_empty()
+        && match policy {
+            "ClusterFirst" => !host_network,
+            "ClusterFirstWithHostNet" => true,
+            _ => false,
+        };
+    let (mut servers, mut searches, mut options) = if cluster {
+        let d = &sh.cfg.cluster_domain;
+        let (_, host_searches, _) = host_resolv();
+        let mut s = vec![format!("{ns}.svc.{d}"), format!("svc.{d}"), d.clone()];
+        s.extend(host_searches);
+        (sh.cfg.cluster_dns.clone(), s, vec!["ndots:5".to_string()])
+    } else if policy == "None" {
+        (vec![], vec![], vec![])
+    } else {
+        host_resolv()
+    };
+    if let Some(cfg) = &spec.dns_config {
+        servers.extend(cfg.nameservers.iter().flatten().cloned());
+        searches.extend(cfg.searches.iter().flatten().cloned());
+        for o in cfg.options.iter().flatten() {
+            let name = o.name.clone().unwrap_or_default();
+            options.retain(|x| x.split(':').next() != Some(name.as_str()));
+            options.push(match &o.value {
+                Some(v) => format!("{name}:{v}"),
+                None => name,
+            });
+        }
+    }
+    searches.dedup();
+    cri::DnsConfig {
+        servers,
+        searches,
+        options,
+    }
+}
+
+/// The sandbox config for attempt `attempt` of the pod (the same every time for one attempt,
+/// as CreateContainer needs it again).
+pub fn sandbox_config(sh: &Shared, pod: &Pod, attempt: u32) -> cri::PodSandboxConfig {
+    let (ns, name, uid) = pod_key(pod);
+    let spec = pod.spec.clone().unwrap_or_default();
+    let mut labels: HashMap<String, String> = pod
+        .metadata
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.insert(POD_NAME_LABEL.into(), name.clone());
+    labels.insert(POD_NAMESPACE_LABEL.into(), ns.clone());
+    labels.insert(POD_UID_LABEL.into(), uid.clone());
+    let annotations: HashMap<String, String> = pod
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut port_mappings = Vec::new();
+    for c in &spec.containers {
+        for p in c.ports.iter().flatten() {
+            if let Some(hp) = p.host_port.filter(|h| *h > 0) {
+                let protocol = match p.protocol.as_deref() {
+                    Some("UDP") => cri::Protocol::Udp,
+                    Some("SCTP") => cri::Protocol::Sctp,
+                    _ => cri::Protocol::Tcp,
+                };
+                port_mappings.push(cri::PortMapping {
+                    protocol: protocol as i32,
+                    container_port: p.container_port,
+                    host_port: hp,
+                    host_ip: p.host_ip.clone().unwrap_or_default(),
+                });
+            }
+        }
+    }
+    let mode = |host: Option<bool>, default: cri::NamespaceMode| {
+        if host == Some(true) {
+            cri::NamespaceMode::Node as i32
+        } else {
+            default as i32
+        }
+    };
+    let pid_default = if spec.share_process_namespace == Some(true) {
+        cri::NamespaceMode::Pod
+    } else {
+        cri::NamespaceMode::Container
+    };
+    let log_directory = sh.cfg.log_dir.join(format!("{ns}_{name}_{uid}"));
+    cri::PodSandboxConfig {
+        metadata: Some(cri::PodSandboxMetadata {
+            name,
+            uid,
+            namespace: ns,
+            attempt,
+        }),
+        hostname: hostname(pod),
+        log_directory: log_directory.to_string_lossy().into_owned(),
+        dns_config: Some(dns_config(sh, pod)),
+        port_mappings,
+        labels,
+        annotations,
+        linux: Some(cri::LinuxPodSandboxConfig {
+            cgroup_parent: String::new(),
+            security_context: Some(cri::LinuxSandboxSecurityContext {
+                namespace_options: Some(cri::NamespaceOption {
+                    network: mode(spec.host_network, cri::NamespaceMode::Pod),
+                    pid: mode(spec.host_pid, pid_default),
+                    ipc: mode(spec.host_ipc, cri::NamespaceMode::Pod),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        windows: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pull_policy_defaults() {
+        for (image, want) in [
+            ("busybox", "Always"),
+            ("busybox:latest", "Always"),
+            ("busybox:1.36", "IfNotPresent"),
+            ("localhost:5000/busybox", "Always"),
+            ("localhost:5000/busybox:1", "IfNotPresent"),
+            ("busybox@sha256:abc", "IfNotPresent"),
+        ] {
+            assert_eq!(default_pull_policy(image), want, "{image}");
+        }
+    }
+
+    #[test]
+    fn durations_print_like_go() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
+    }
+}
