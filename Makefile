@@ -6,12 +6,13 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 DATA_DIR ?= /var/lib/rkube
-BIND_ADDRESS ?= 127.0.0.1
+BIND_ADDRESS ?= 0.0.0.0
 PORT ?= 6443
 # Extra arguments for `rkube server`, e.g. SERVER_ARGS='--datastore-endpoint http://127.0.0.1:2379'
 SERVER_ARGS ?=
 
-APT_PACKAGES := etcd-server etcd-client protobuf-compiler curl openssl
+APT_PACKAGES := etcd-server etcd-client protobuf-compiler curl openssl \
+  containerd runc containernetworking-plugins busybox-static nftables iproute2
 
 .PHONY: all deps build build-release run test e2e clippy fmt clean
 
@@ -43,9 +44,9 @@ run: build-release
 	@echo "starting rkube server (data dir $(DATA_DIR), https://$(BIND_ADDRESS):$(PORT))"
 	@echo "in another shell:"
 	@echo "  export KUBECONFIG=$(DATA_DIR)/kubeconfig.yaml"
-	@echo "  kubectl get namespaces"
+	@echo "  kubectl get nodes"
 	exec target/release/rkube server --data-dir "$(DATA_DIR)" --bind-address "$(BIND_ADDRESS)" \
-	  --https-listen-port "$(PORT)" --disable-agent $(SERVER_ARGS)
+	  --https-listen-port "$(PORT)" $(SERVER_ARGS)
 
 ## Build, run every test (unit, component, e2e with the real kubectl), then clippy.
 # The e2e tests use the dev-profile binary at target/debug/rkube, built first.

@@ -240,6 +240,9 @@ pub struct ServerOpts {
     pub token_auth_csv: Option<String>,
     /// Any further arguments to `rkube server`.
     pub extra_args: Vec<String>,
+    /// Run the node agent (real containers through containerd, the proxy, DNS): listens on
+    /// all addresses so pods reach the API. Only one such server may run on a machine.
+    pub with_agent: bool,
 }
 
 /// Client credentials and endpoint read from the admin kubeconfig, written out as PEM files.
@@ -409,11 +412,18 @@ impl Server {
             "--data-dir".into(),
             self.data_dir.display().to_string(),
             "--bind-address".into(),
-            "127.0.0.1".into(),
+            if self.opts.with_agent {
+                "0.0.0.0"
+            } else {
+                "127.0.0.1"
+            }
+            .into(),
             "--https-listen-port".into(),
             self.port.to_string(),
-            "--disable-agent".into(),
         ];
+        if !self.opts.with_agent {
+            args.push("--disable-agent".into());
+        }
         if let Some(ep) = &self.opts.datastore_endpoint {
             args.push("--datastore-endpoint".into());
             args.push(ep.clone());
@@ -711,6 +721,25 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Containers outlive their agent (as with k3s): kill the shims this server started and
+    /// unmount what containerd mounted under the temp dir, so the next test starts clean.
+    fn reap_containers(&self) {
+        let dir = self.tmp.path().display().to_string();
+        let _ = Command::new("pkill").args(["-9", "-f", &dir]).status();
+        let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
+        let mut targets: Vec<&str> = mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&dir))
+            .collect();
+        targets.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for m in targets {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -719,6 +748,9 @@ impl Drop for Server {
                 let _ = child.kill();
                 let _ = child.wait();
             }
+        }
+        if self.opts.with_agent {
+            self.reap_containers();
         }
         if std::thread::panicking() {
             eprintln!(

@@ -5,9 +5,11 @@ mod agent;
 mod datadir;
 mod fakeopts;
 mod kubeconfig;
+mod node_agent;
 mod pki;
 mod server;
 mod token;
+mod tools;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +31,10 @@ enum Command {
     Server(server::ServerArgs),
     /// Join this machine to a server as a node agent (fake nodes for now)
     Agent(agent::AgentArgs),
+    /// Import or list the node's container images (offline installs)
+    Image(tools::ImageArgs),
+    /// Service proxy maintenance: `rkube proxy --cleanup` removes its nftables rules
+    Proxy(tools::ProxyArgs),
     /// Print the rkube version and the Kubernetes version it serves
     Version,
 }
@@ -38,7 +44,7 @@ fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RKUBE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hickory_server=warn")),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -55,6 +61,8 @@ fn main() -> std::process::ExitCode {
         }
         Command::Server(args) => server::run(args),
         Command::Agent(args) => agent::run(args),
+        Command::Image(args) => tools::image(args),
+        Command::Proxy(args) => tools::proxy(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -46,6 +46,16 @@ pub struct ServerArgs {
     /// Port range for NodePort Services
     #[arg(long, default_value = rkube_apiserver::rest::service::DEFAULT_NODE_PORT_RANGE)]
     service_node_port_range: String,
+    /// IP address other nodes and pods use to reach the API (default: this node's IP when
+    /// listening on all addresses)
+    #[arg(long)]
+    advertise_address: Option<String>,
+    /// Name of this node (default: the host name)
+    #[arg(long)]
+    node_name: Option<String>,
+    /// Use this CRI runtime (unix:///path.sock) instead of starting containerd
+    #[arg(long)]
+    container_runtime_endpoint: Option<String>,
     /// Do not run the scheduler
     #[arg(long)]
     disable_scheduler: bool,
@@ -156,6 +166,13 @@ async fn serve(args: ServerArgs) -> Result<()> {
         other => bracket(other),
     };
     let url = format!("https://{host}:{}", args.https_listen_port);
+    let node_ip: Option<std::net::Ipv4Addr> = rkube_kubelet::node::detect_node_ip()
+        .and_then(|ip| ip.parse().ok());
+    let advertise_host = match (&args.advertise_address, args.bind_address.as_str()) {
+        (Some(a), _) => bracket(a),
+        (None, "0.0.0.0" | "::" | "") => node_ip.map_or(host.clone(), |ip| ip.to_string()),
+        (None, _) => host.clone(),
+    };
     let service_ranges = rkube_apiserver::rest::service::ServiceRanges::new(
         &args.service_cidr,
         &args.service_node_port_range,
@@ -168,7 +185,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
             watch_cache_window: 10_000,
             event_ttl: Duration::from_secs(3600),
             compact_interval,
-            advertise_address: format!("{host}:{}", args.https_listen_port),
+            advertise_address: format!("{advertise_host}:{}", args.https_listen_port),
         },
         service_ranges,
     )
@@ -234,8 +251,39 @@ async fn serve(args: ServerArgs) -> Result<()> {
         eprintln!("rkube: kubeconfig written to {}", path.display());
     }
 
+    let agent = if args.disable_agent {
+        None
+    } else {
+        let node_ip = node_ip.context(
+            "cannot find this node's IP (no default route): pass --disable-agent or fix the network",
+        )?;
+        let node_name = args.node_name.clone().unwrap_or_else(hostname);
+        tracing::info!(node = %node_name, ip = %node_ip, "starting the node agent");
+        let agent = crate::node_agent::start(
+            srv.client(rkube_apiserver::auth::User {
+                name: format!("system:node:{node_name}"),
+                uid: String::new(),
+                groups: vec!["system:nodes".into(), "system:authenticated".into()],
+            }),
+            srv.component_client("system:rkube-dns"),
+            crate::node_agent::Options {
+                data_dir: &dir.path,
+                node_name,
+                node_ip,
+                cluster_cidr: &args.cluster_cidr,
+                service_cidr: &args.service_cidr,
+                container_runtime_endpoint: args.container_runtime_endpoint.clone(),
+            },
+        )
+        .await?;
+        Some(agent)
+    };
+
     wait_for_signal().await?;
     tracing::info!("shutting down");
+    if let Some(agent) = agent {
+        agent.shutdown().await;
+    }
     let _ = stop_tx.send(());
     let _ = serving.await;
     drop(srv);

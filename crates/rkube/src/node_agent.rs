@@ -1,0 +1,131 @@
+//! The node agent of `rkube server` (unless `--disable-agent`): the kubelet on containerd, the
+//! nftables service proxy and the cluster DNS, wired together. DNS listens on the node IP; the
+//! selectorless `kube-system/kube-dns` Service (the service CIDR's 10th address) points at it
+//! through an EndpointSlice and Endpoints, so pods reach it through the proxy like any Service.
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::core::v1::{Endpoints, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+/// What runs, and how to stop it.
+pub struct NodeAgent {
+    kubelet: rkube_kubelet::agent::Agent,
+    proxy: rkube_proxy::Handle,
+    dns: rkube_dns::Dns,
+}
+
+/// Options the agent takes from `rkube server`.
+pub struct Options<'a> {
+    pub data_dir: &'a Path,
+    pub node_name: String,
+    pub node_ip: Ipv4Addr,
+    pub cluster_cidr: &'a str,
+    pub service_cidr: &'a str,
+    pub container_runtime_endpoint: Option<String>,
+}
+
+/// The `n`th address of an IPv4 CIDR (`10.43.0.0/16`, 10 → 10.43.0.10).
+pub fn nth_address(cidr: &str, n: u32) -> Result<Ipv4Addr> {
+    let (addr, _) = cidr
+        .split_once('/')
+        .with_context(|| format!("{cidr} is not a CIDR"))?;
+    let base: Ipv4Addr = addr
+        .parse()
+        .with_context(|| format!("{cidr} is not an IPv4 CIDR"))?;
+    Ok(Ipv4Addr::from(u32::from(base) + n))
+}
+
+/// Creates or refreshes `kube-system/kube-dns` and its endpoints at `dns_ip` → `node_ip:53`.
+async fn publish_dns_service(client: &kube::Client, dns_ip: Ipv4Addr, node_ip: Ipv4Addr) -> Result<()> {
+    let pp = PatchParams::apply("rkube-server").force();
+    let ports = json!([
+        {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+        {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+    ]);
+    let svc = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"}},
+        "spec": {"clusterIP": dns_ip.to_string(), "ports": ports},
+    });
+    Api::<Service>::namespaced(client.clone(), "kube-system")
+        .patch("kube-dns", &pp, &Patch::Apply(&svc))
+        .await
+        .context("create the kube-dns service")?;
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kube-dns-node", "namespace": "kube-system",
+            "labels": {"kubernetes.io/service-name": "kube-dns",
+                       "endpointslice.kubernetes.io/managed-by": "rkube-server"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [node_ip.to_string()],
+                       "conditions": {"ready": true, "serving": true, "terminating": false}}],
+        "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
+                  {"name": "dns-tcp", "port": 53, "protocol": "TCP"}],
+    });
+    Api::<EndpointSlice>::namespaced(client.clone(), "kube-system")
+        .patch("kube-dns-node", &pp, &Patch::Apply(&slice))
+        .await
+        .context("publish the kube-dns endpoint slice")?;
+    let eps = json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "subsets": [{"addresses": [{"ip": node_ip.to_string()}],
+                     "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
+                               {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}],
+    });
+    Api::<Endpoints>::namespaced(client.clone(), "kube-system")
+        .patch("kube-dns", &pp, &Patch::Apply(&eps))
+        .await
+        .context("publish the kube-dns endpoints")?;
+    Ok(())
+}
+
+/// Starts DNS, the proxy and the kubelet (in that order: pods need the first two).
+pub async fn start(client: kube::Client, dns_client: kube::Client, o: Options<'_>) -> Result<NodeAgent> {
+    let dns_ip = nth_address(o.service_cidr, 10)?;
+    let dns = rkube_dns::spawn(
+        dns_client.clone(),
+        rkube_dns::Config {
+            listen: vec![SocketAddr::new(IpAddr::V4(o.node_ip), 53)],
+            ..Default::default()
+        },
+    )
+    .with_context(|| format!("start cluster dns on {}:53", o.node_ip))?;
+    publish_dns_service(&dns_client, dns_ip, o.node_ip).await?;
+
+    let mut pc = rkube_proxy::Config::new(o.node_name.clone());
+    pc.node_ips = vec![o.node_ip];
+    pc.cluster_cidr = Some(o.cluster_cidr.parse().context("parse --cluster-cidr")?);
+    pc.service_cidr = Some(o.service_cidr.parse().context("parse --service-cidr")?);
+    let proxy = rkube_proxy::spawn(client.clone(), pc).context("start the service proxy")?;
+
+    let mut kc = rkube_kubelet::agent::AgentConfig::new(o.data_dir, o.node_name);
+    kc.node_ip = Some(o.node_ip.to_string());
+    kc.control_plane = true;
+    kc.container_runtime_endpoint = o.container_runtime_endpoint;
+    kc.cluster_dns = vec![dns_ip.to_string()];
+    let kubelet = rkube_kubelet::agent::start(client, kc)
+        .await
+        .context("start the kubelet")?;
+    Ok(NodeAgent {
+        kubelet,
+        proxy,
+        dns,
+    })
+}
+
+impl NodeAgent {
+    /// Stops the kubelet (and its containerd), removes the proxy's rules, stops DNS.
+    pub async fn shutdown(self) {
+        self.kubelet.shutdown().await;
+        if let Err(e) = self.proxy.shutdown().await {
+            tracing::error!("failed to remove the service proxy rules: {e:#}");
+        }
+        self.dns.abort();
+    }
+}
