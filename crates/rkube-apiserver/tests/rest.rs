@@ -724,9 +724,15 @@ async fn watch_from_resource_version_and_expiry() {
             None,
         )
         .await;
+    // As upstream: 200, then a single ERROR event carrying the 410 Expired Status.
     assert_eq!(
-        (c.as_u16(), v["reason"].as_str()),
-        (410, Some("Expired")),
+        (
+            c.as_u16(),
+            v["type"].as_str(),
+            v["object"]["code"].as_i64(),
+            v["object"]["reason"].as_str()
+        ),
+        (200, Some("ERROR"), Some(410), Some("Expired")),
         "{v}"
     );
 }

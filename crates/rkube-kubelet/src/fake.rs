@@ -498,7 +498,19 @@ async fn run_pods(client: kube::Client, nodes: HashSet<String>) {
                 }
                 None => return,
             },
-            Some(key) = wake_rx.recv() => w.sync(&key, &mut pending_cidr).await,
+            Some(key) = wake_rx.recv() => {
+                // `!key`: a status write failed; report again even if nothing changed.
+                let key = match key.strip_prefix('!') {
+                    Some(k) => {
+                        if let Some(rt) = w.runtime.get_mut(k) {
+                            rt.reported = None;
+                        }
+                        k.to_string()
+                    }
+                    None => key,
+                };
+                w.sync(&key, &mut pending_cidr).await
+            }
         }
     }
 }
@@ -657,14 +669,22 @@ impl PodWorker {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let name = name.to_string();
         let permit = self.writes.clone().acquire_owned().await;
+        let retry = self.wake.clone();
+        let key = key.to_string();
         tokio::spawn(async move {
             let _permit = permit;
             let body = json!({"metadata": {"uid": uid}, "status": status});
-            if let Err(e) = api
+            match api
                 .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
                 .await
             {
-                tracing::debug!(pod = %name, "failed to update fake pod status: {e:#}");
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => {
+                    tracing::debug!(pod = %name, "failed to update fake pod status, retrying: {e:#}");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let _ = retry.send(format!("!{key}"));
+                }
             }
         });
     }

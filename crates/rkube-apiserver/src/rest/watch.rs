@@ -88,7 +88,14 @@ pub async fn watch(req: Request) -> ApiResult<Response> {
 
     // Starting state: either a snapshot (synthetic ADDED events) or a backlog after an RV.
     let (initial, sub) = match rv {
-        Some(r) if r > 0 && !send_initial => (None, cache.subscribe(r)?),
+        Some(r) if r > 0 && !send_initial => match cache.subscribe(r) {
+            Ok(sub) => (None, sub),
+            // As upstream: a too-old resourceVersion is a 200 watch whose only event is an
+            // ERROR with the 410 Status, which clients (client-go, kube-rs) answer by
+            // re-listing; an HTTP 410 would make some of them retry the same version forever.
+            Err(e) if e.code == 410 => return Ok(expired_stream(&e)),
+            Err(e) => return Err(e),
+        },
         _ => {
             match rv {
                 Some(r) if r > 0 => cache.wait_for(r, Duration::from_secs(3)).await?,
@@ -166,6 +173,19 @@ pub async fn watch(req: Request) -> ApiResult<Response> {
         .header(header::CACHE_CONTROL, "no-cache, private")
         .body(body)
         .unwrap_or_default())
+}
+
+/// A watch response carrying only an ERROR event for `e`.
+fn expired_stream(e: &ApiError) -> Response {
+    let mut line = serde_json::to_vec(&serde_json::json!({"type": "ERROR", "object": e.to_status()}))
+        .unwrap_or_default();
+    line.push(b'\n');
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .body(Body::from(line))
+        .unwrap_or_default()
 }
 
 async fn emit(em: &Emitter, filter: &Filter, prefix: &str, ch: &Arc<Change>) -> bool {
