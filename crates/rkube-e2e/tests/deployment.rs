@@ -186,3 +186,46 @@ fn recreate_scale_and_replicaset_self_healing() {
         .is_none_or(|r| r.is_empty())
         || p["metadata"]["ownerReferences"] == Value::Null));
 }
+
+#[test]
+fn rolling_update_never_drops_below_the_availability_floor() {
+    let s = Server::with_fake_nodes(3, &[]);
+    s.create(
+        r#"{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "floor"},
+            "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "floor"}},
+              "strategy": {"type": "RollingUpdate",
+                           "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}},
+              "template": {"metadata": {"labels": {"app": "floor"}},
+                "spec": {"containers": [{"name": "c", "image": "app:1"}]}}}}"#,
+    );
+    s.must(&["rollout", "status", "deployment/floor", "--timeout=60s"]);
+    // Every status change of the Deployment during the update, as a watch delivers it.
+    let watch = s.kc().spawn(&[
+        "get",
+        "deployment",
+        "floor",
+        "--watch-only",
+        "-o",
+        "jsonpath={.status.availableReplicas} {.status.updatedReplicas}{\"\\n\"}",
+    ]);
+    s.must(&["set", "image", "deployment/floor", "c=app:2"]);
+    s.must(&["rollout", "status", "deployment/floor", "--timeout=90s"]);
+    // The watch may lag the rollout's last events by a moment: wait for the final state.
+    wait_until(WAIT, "the watch saw the finished rollout", || {
+        watch.stdout().lines().any(|l| l.trim() == "6 6")
+    });
+    let out = watch.stop();
+    let samples: Vec<(i64, i64)> = out
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|n| n.parse::<i64>().unwrap_or(0));
+            Some((it.next()?, it.next().unwrap_or(0)))
+        })
+        .collect();
+    assert!(samples.len() >= 3, "too few samples: {out}");
+    let lowest = samples.iter().map(|(a, _)| *a).min().unwrap();
+    assert!(
+        lowest >= 5,
+        "availability fell to {lowest} (floor 6 - 1): {out}"
+    );
+}
