@@ -190,8 +190,8 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     }
 }
 
-/// `/openapi/v3` (the index) and `/openapi/v3/<group-version>`. The documents are built on
-/// first use, off the async threads, and cached.
+/// `/openapi/v3` (the index) and `/openapi/v3/<group-version>`. Documents are built per
+/// request, off the async threads; only their hashes are kept (see `rkube_api::openapi`).
 async fn openapi_v3(path: String) -> Response {
     let doc = tokio::task::spawn_blocking(move || {
         if path == "/openapi/v3" {

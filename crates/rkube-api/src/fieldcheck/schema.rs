@@ -1,4 +1,4 @@
-//! Field shapes compiled from the OpenAPI v3 documents of [`crate::openapi`], and the walker
+//! Field shapes compiled from the OpenAPI v3 definitions of [`crate::openapi`], and the walker
 //! that reports unknown and duplicate fields against them.
 //!
 //! A shape only says which keys an object may hold and how to descend; types of scalar values
@@ -97,49 +97,34 @@ pub(super) fn json_patch_shapes() -> &'static [Shape] {
 pub(super) const JSON_PATCH: usize = 3;
 
 fn build() -> Shapes {
-    let mut defs: HashMap<String, Value> = HashMap::new();
-    let mut kind_defs: Vec<((String, String, String), String)> = Vec::new();
-    for path in openapi::v3_paths() {
-        let Some(mut doc) = openapi::v3_document(&path) else {
-            continue;
-        };
-        let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas").map(Value::take)
-        else {
-            continue;
-        };
-        for (name, def) in schemas {
-            let gvks = def
-                .get("x-kubernetes-group-version-kind")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten();
-            for gvk in gvks {
-                let field = |f: &str| gvk.get(f).and_then(Value::as_str).unwrap_or_default();
-                let key = (
-                    field("group").to_string(),
-                    field("version").to_string(),
-                    field("kind").to_string(),
-                );
-                kind_defs.push((key, name.clone()));
-            }
-            defs.entry(name).or_insert(def);
-        }
-    }
+    let defs = openapi::Definitions::load();
     let mut compiler = Compiler {
         defs: &defs,
         memo: HashMap::new(),
         shapes: vec![Shape::Opaque, Shape::Untyped],
     };
     let mut kinds = HashMap::new();
-    for (key, name) in kind_defs {
-        kinds
-            .entry(key)
-            .or_insert_with(|| compiler.definition(&name));
+    for (name, def) in defs.iter() {
+        let gvks = def
+            .get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for gvk in gvks {
+            let field = |f: &str| gvk.get(f).and_then(Value::as_str).unwrap_or_default();
+            let key = (
+                field("group").to_string(),
+                field("version").to_string(),
+                field("kind").to_string(),
+            );
+            kinds
+                .entry(key)
+                .or_insert_with(|| compiler.definition(&name));
+        }
     }
-    Shapes {
-        shapes: compiler.shapes,
-        kinds,
-    }
+    let mut shapes = compiler.shapes;
+    shapes.shrink_to_fit();
+    Shapes { shapes, kinds }
 }
 
 /// Go structs without fields: their schema (`{"type": "object"}`) looks like that of the
@@ -148,7 +133,7 @@ const EMPTY_STRUCTS: &[&str] =
     &["io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceSubresourceStatus"];
 
 struct Compiler<'d> {
-    defs: &'d HashMap<String, Value>,
+    defs: &'d openapi::Definitions,
     memo: HashMap<String, usize>,
     shapes: Vec<Shape>,
 }
@@ -171,16 +156,15 @@ impl Compiler<'_> {
             self.shapes[index] = Shape::Struct(HashMap::new());
             return index;
         }
-        let defs = self.defs;
-        if let Some(def) = defs.get(name) {
-            let shape = match reference(def) {
+        if let Some(def) = self.defs.get(name) {
+            let shape = match reference(&def) {
                 // A definition that only names another one: share its shape.
                 Some(target) => {
                     let target = self.definition(target);
                     self.memo.insert(name.to_string(), target);
                     return target;
                 }
-                None => self.shape(def),
+                None => self.shape(&def),
             };
             self.shapes[index] = shape;
         }

@@ -7,8 +7,14 @@
 //! - [`v3_document_bytes`]: the serialized JSON of `GET /openapi/v3/<path>` and its hash;
 //!   [`v3_document`] the same as a value.
 //!
-//! Documents are built once, on first use (all of them: the index needs every hash), and kept.
+//! Documents are built when asked for and not kept: clients fetch them rarely (kubectl's
+//! explain, apply and validation, which cache them by hash), and all of them together weigh
+//! megabytes. The index keeps only the hashes, computed once by building each document in turn.
 //! Serialization is deterministic (object keys sorted), so a hash names one content.
+//!
+//! The schema compilers of `fieldcheck`, `smp`, `ssa` and `typed` read the definitions from
+//! a generated, description-free copy ([`Definitions`], `definitions.rs`) instead: they
+//! need neither whole documents nor the schemars code that builds them.
 //!
 //! Each document has `openapi`, `info`, `paths` (the operations of the group-version's
 //! resources, each with `x-kubernetes-action` and `x-kubernetes-group-version-kind`; every
@@ -16,6 +22,7 @@
 //! `components.schemas` (upstream definition names and field docs, `x-kubernetes-*` extensions;
 //! see `schemas.rs`). Every `$ref` resolves within its document.
 
+mod definitions;
 pub(crate) mod kinds;
 mod paths;
 mod schemas;
@@ -30,14 +37,10 @@ use serde_json::{json, Map, Value};
 
 use crate::registry::{self, ResourceInfo};
 
+pub(crate) use definitions::Definitions;
+
 /// The `info.version` of the documents.
 const INFO_VERSION: &str = "v1.33.0";
-
-/// One built document: its JSON bytes and their hash.
-struct Doc {
-    bytes: Arc<Vec<u8>>,
-    hash: String,
-}
 
 /// The group-version paths of the served APIs, core first, then the groups in discovery
 /// order: `"api/v1"`, `"apis/apps/v1"`, ….
@@ -57,27 +60,49 @@ pub fn v3_paths() -> Vec<String> {
 /// The body of `GET /openapi/v3`.
 pub fn v3_index() -> Value {
     let mut paths = Map::new();
-    for (path, doc) in docs() {
+    for (path, hash) in hashes() {
         paths.insert(
             path.clone(),
-            json!({ "serverRelativeURL": format!("/openapi/v3/{path}?hash={}", doc.hash) }),
+            json!({ "serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}") }),
         );
     }
     json!({ "paths": paths })
 }
 
 /// The serialized document of one group-version path (`"api/v1"`, `"apis/apps/v1"`; a leading
-/// or trailing `/`, a `/openapi/v3/` prefix and a `?hash=…` query are accepted) and its hash, or `None` for an unknown path.
+/// or trailing `/`, a `/openapi/v3/` prefix and a `?hash=…` query are accepted) and its hash,
+/// or `None` for an unknown path. Built anew on every call.
 pub fn v3_document_bytes(path: &str) -> Option<(Arc<Vec<u8>>, String)> {
-    let path = path.split('?').next().unwrap_or_default().trim_matches('/');
-    let path = path.strip_prefix("openapi/v3/").unwrap_or(path);
-    docs().get(path).map(|d| (d.bytes.clone(), d.hash.clone()))
+    let bytes = serde_json::to_vec(&v3_document(path)?).ok()?;
+    let hash = hash_hex(&bytes);
+    Some((Arc::new(bytes), hash))
 }
 
-/// The document of one group-version path, as a value (parsed from the cached bytes).
+/// The document of one group-version path (accepted forms as [`v3_document_bytes`]), as a
+/// value. Built anew on every call.
 pub fn v3_document(path: &str) -> Option<Value> {
-    let (bytes, _) = v3_document_bytes(path)?;
-    serde_json::from_slice(&bytes).ok()
+    let path = path.split('?').next().unwrap_or_default().trim_matches('/');
+    let path = path.strip_prefix("openapi/v3/").unwrap_or(path);
+    let (group, version) = split_gv_path(path)?;
+    let resources = resources_of(group, version);
+    if resources.is_empty() {
+        return None;
+    }
+    Some(build_document(group, version, &resources))
+}
+
+/// Calls `f` with the definitions (`components.schemas`, exactly as in the documents) of every
+/// served group-version in [`v3_paths`] order, one group-version at a time (the source of
+/// `definitions.json`).
+#[cfg(test)]
+fn for_each_components(mut f: impl FnMut(&Map<String, Value>)) {
+    for path in v3_paths() {
+        let Some((group, version)) = split_gv_path(&path) else {
+            continue;
+        };
+        let components = schemas::build(group, version, &resources_of(group, version));
+        f(components.schemas());
+    }
 }
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -88,32 +113,26 @@ fn gv_path(group: &str, version: &str) -> String {
     }
 }
 
-/// Every document, built on first use.
-fn docs() -> &'static BTreeMap<String, Doc> {
-    static DOCS: OnceLock<BTreeMap<String, Doc>> = OnceLock::new();
-    DOCS.get_or_init(|| {
-        let mut out = BTreeMap::new();
-        for path in v3_paths() {
-            let Some((group, version)) = split_gv_path(&path) else {
-                continue;
-            };
-            let resources: Vec<&ResourceInfo> = registry::all()
-                .iter()
-                .filter(|r| r.group == group && r.version == version)
-                .collect();
-            let doc = build_document(group, version, &resources);
-            let bytes = serde_json::to_vec(&doc).unwrap_or_default();
-            let hash = hash_hex(&bytes);
-            out.insert(
-                path,
-                Doc {
-                    bytes: Arc::new(bytes),
-                    hash,
-                },
-            );
-        }
-        out
+/// The hash of every document, computed on first use by building the documents one at a time.
+fn hashes() -> &'static BTreeMap<String, String> {
+    static HASHES: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    HASHES.get_or_init(|| {
+        v3_paths()
+            .into_iter()
+            .filter_map(|path| {
+                let (_, hash) = v3_document_bytes(&path)?;
+                Some((path, hash))
+            })
+            .collect()
     })
+}
+
+/// The served resources of `group/version`.
+fn resources_of(group: &str, version: &str) -> Vec<&'static ResourceInfo> {
+    registry::all()
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+        .collect()
 }
 
 /// "api/v1" → ("", "v1"); "apis/apps/v1" → ("apps", "v1").

@@ -59,6 +59,11 @@ impl Components {
     pub(super) fn into_schemas(self) -> Map<String, Value> {
         self.schemas
     }
+
+    #[cfg(test)]
+    pub(super) fn schemas(&self) -> &Map<String, Value> {
+        &self.schemas
+    }
 }
 
 /// Builds the definitions for the resources of `group/version` (their kinds, lists,

@@ -37,6 +37,12 @@ fn paths_list_every_served_group_version() {
             url.starts_with(&format!("/openapi/v3/{p}?hash=")),
             "{p}: {url}"
         );
+        // The index's hash names the document built on request (documents are not kept).
+        let (_, hash) = v3_document_bytes(p).unwrap_or_default();
+        assert!(
+            url.ends_with(&format!("?hash={hash}")),
+            "{p}: {url} vs {hash}"
+        );
     }
 }
 
@@ -463,4 +469,65 @@ fn no_ref_siblings(schema: &mut Value, at: &str) {
         );
     }
     for_each_subschema(schema, &mut |s| no_ref_siblings(s, at));
+}
+
+/// `definitions.json` is what `definitions::generate` builds from the schemars impls
+/// (`RKUBE_UPDATE_DEFINITIONS=1` rewrites it).
+#[test]
+fn definitions_file_is_up_to_date() {
+    let fresh = definitions::generate();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/openapi/definitions.json");
+    if std::env::var_os("RKUBE_UPDATE_DEFINITIONS").is_some() {
+        std::fs::write(path, &fresh).unwrap_or_else(|e| panic!("failed to write {path}: {e}"));
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{path} is stale: run RKUBE_UPDATE_DEFINITIONS=1 cargo test -p rkube-api --lib \
+         openapi::tests::definitions"
+    );
+}
+
+/// Every definition of every document is in `definitions.json`, the same but for its
+/// descriptions and its group-version-kind tags (the union over the documents there).
+#[test]
+fn definitions_match_the_documents() {
+    let defs = Definitions::load();
+    // Every line between the braces is one definition.
+    let lines = include_str!("definitions.json").lines().count();
+    assert_eq!(defs.iter().count(), lines - 2);
+    for path in v3_paths() {
+        let d = doc(&path);
+        let schemas = d["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (name, schema) in schemas {
+            let mut expected = schema;
+            let mut stored = defs
+                .get(&name)
+                .unwrap_or_else(|| panic!("{path}: no {name}"));
+            let gvk = "x-kubernetes-group-version-kind";
+            for g in expected[gvk].as_array().into_iter().flatten() {
+                assert!(
+                    stored[gvk].as_array().is_some_and(|l| l.contains(g)),
+                    "{name}: {g}"
+                );
+            }
+            for v in [&mut expected, &mut stored] {
+                if let Some(m) = v.as_object_mut() {
+                    m.remove(gvk);
+                }
+                strip(v);
+            }
+            assert_eq!(stored, expected, "{path}: {name}");
+        }
+    }
+
+    fn strip(schema: &mut Value) {
+        if let Some(map) = schema.as_object_mut() {
+            map.remove("description");
+        }
+        for_each_subschema(schema, &mut strip);
+    }
 }

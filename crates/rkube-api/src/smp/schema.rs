@@ -59,29 +59,20 @@ pub(crate) struct Types {
     kinds: HashMap<(String, String, String), Ty>,
 }
 
-/// The table, built on first use from all documents.
+/// The table, built on first use from the definitions of every document.
 pub(crate) fn types() -> &'static Types {
     static TYPES: OnceLock<Types> = OnceLock::new();
     TYPES.get_or_init(|| {
         let mut types = Types::default();
-        for path in openapi::v3_paths() {
-            if let Some(doc) = openapi::v3_document(&path) {
-                types.add_document(&doc);
-            }
-        }
+        types.add_definitions(&openapi::Definitions::load());
         types
     })
 }
 
 impl Types {
-    fn add_document(&mut self, doc: &Value) {
-        let Some(schemas) = doc
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-        else {
-            return;
-        };
-        for (name, schema) in schemas {
+    fn add_definitions(&mut self, defs: &openapi::Definitions) {
+        for (name, schema) in defs.iter() {
+            let (name, schema) = (&name, &schema);
             if let Some(gvks) = schema
                 .get("x-kubernetes-group-version-kind")
                 .and_then(Value::as_array)

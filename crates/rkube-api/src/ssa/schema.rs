@@ -138,11 +138,7 @@ pub(crate) fn types() -> &'static Types {
     static TYPES: OnceLock<Types> = OnceLock::new();
     TYPES.get_or_init(|| {
         let mut types = Types::default();
-        for path in openapi::v3_paths() {
-            if let Some(doc) = openapi::v3_document(&path) {
-                types.add_document(&doc);
-            }
-        }
+        types.add_definitions(&openapi::Definitions::load());
         types
     })
 }
@@ -191,14 +187,9 @@ fn list_rel(schema: &Value) -> ListRel {
 }
 
 impl Types {
-    fn add_document(&mut self, doc: &Value) {
-        let Some(schemas) = doc
-            .pointer("/components/schemas")
-            .and_then(Value::as_object)
-        else {
-            return;
-        };
-        for (name, schema) in schemas {
+    fn add_definitions(&mut self, defs: &openapi::Definitions) {
+        for (name, schema) in defs.iter() {
+            let (name, schema) = (&name, &schema);
             if let Some(gvks) = schema
                 .get("x-kubernetes-group-version-kind")
                 .and_then(Value::as_array)

@@ -66,34 +66,7 @@ fn nodes() -> &'static Nodes {
 }
 
 fn build() -> Nodes {
-    let mut defs: HashMap<String, Value> = HashMap::new();
-    let mut kind_defs: Vec<((String, String, String), String)> = Vec::new();
-    for path in openapi::v3_paths() {
-        let Some(mut doc) = openapi::v3_document(&path) else {
-            continue;
-        };
-        let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas").map(Value::take)
-        else {
-            continue;
-        };
-        for (name, def) in schemas {
-            for gvk in def
-                .get("x-kubernetes-group-version-kind")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let f = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or_default();
-                let key = (
-                    f("group").to_string(),
-                    f("version").to_string(),
-                    f("kind").to_string(),
-                );
-                kind_defs.push((key, name.clone()));
-            }
-            defs.entry(name).or_insert(def);
-        }
-    }
+    let defs = openapi::Definitions::load();
     let mut c = Compiler {
         defs: &defs,
         memo: HashMap::new(),
@@ -105,13 +78,25 @@ fn build() -> Nodes {
         }],
     };
     let mut kinds = HashMap::new();
-    for (key, name) in kind_defs {
-        kinds.entry(key).or_insert_with(|| c.definition(&name));
+    for (name, def) in defs.iter() {
+        for gvk in def
+            .get("x-kubernetes-group-version-kind")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let f = |k: &str| gvk.get(k).and_then(Value::as_str).unwrap_or_default();
+            let key = (
+                f("group").to_string(),
+                f("version").to_string(),
+                f("kind").to_string(),
+            );
+            kinds.entry(key).or_insert_with(|| c.definition(&name));
+        }
     }
-    Nodes {
-        nodes: c.nodes,
-        kinds,
-    }
+    let mut nodes = c.nodes;
+    nodes.shrink_to_fit();
+    Nodes { nodes, kinds }
 }
 
 /// The definition a schema names: `{"$ref"}` or `{"allOf": [{"$ref"}]}`.
@@ -135,7 +120,7 @@ fn go_name(def: &str) -> (&str, &str) {
 }
 
 struct Compiler<'d> {
-    defs: &'d HashMap<String, Value>,
+    defs: &'d openapi::Definitions,
     memo: HashMap<String, usize>,
     nodes: Vec<Node>,
 }
@@ -160,10 +145,10 @@ impl Compiler<'_> {
             fatal: false,
         });
         self.memo.insert(name.to_string(), index);
-        let defs = self.defs;
-        let Some(def) = defs.get(name) else {
+        let Some(def) = self.defs.get(name) else {
             return index;
         };
+        let def = &def;
         if let Some(target) = reference(def) {
             let target = self.definition(target);
             self.memo.insert(name.to_string(), target);
