@@ -27,9 +27,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a whole cluster on this machine: API server, store and (soon) the node agent
-    Server(server::ServerArgs),
-    /// Join this machine to a server as a node agent (fake nodes for now)
+    /// Run a whole cluster on this machine: API server, store, scheduler, controllers and
+    /// (unless --disable-agent) the node agent
+    Server(Box<server::ServerArgs>),
+    /// Join a server as a node agent (fake nodes for now)
     Agent(agent::AgentArgs),
     /// Import or list the node's container images (offline installs)
     Image(tools::ImageArgs),
@@ -59,7 +60,7 @@ fn main() -> std::process::ExitCode {
             );
             Ok(())
         }
-        Command::Server(args) => server::run(args),
+        Command::Server(args) => server::run(*args),
         Command::Agent(args) => agent::run(args),
         Command::Image(args) => tools::image(args),
         Command::Proxy(args) => tools::proxy(args),

@@ -40,7 +40,11 @@ pub fn nth_address(cidr: &str, n: u32) -> Result<Ipv4Addr> {
 }
 
 /// Creates or refreshes `kube-system/kube-dns` and its endpoints at `dns_ip` → `node_ip:53`.
-async fn publish_dns_service(client: &kube::Client, dns_ip: Ipv4Addr, node_ip: Ipv4Addr) -> Result<()> {
+async fn publish_dns_service(
+    client: &kube::Client,
+    dns_ip: Ipv4Addr,
+    node_ip: Ipv4Addr,
+) -> Result<()> {
     let pp = PatchParams::apply("rkube-server").force();
     let ports = json!([
         {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
@@ -86,7 +90,11 @@ async fn publish_dns_service(client: &kube::Client, dns_ip: Ipv4Addr, node_ip: I
 }
 
 /// Starts DNS, the proxy and the kubelet (in that order: pods need the first two).
-pub async fn start(client: kube::Client, dns_client: kube::Client, o: Options<'_>) -> Result<NodeAgent> {
+pub async fn start(
+    client: kube::Client,
+    dns_client: kube::Client,
+    o: Options<'_>,
+) -> Result<NodeAgent> {
     let dns_ip = nth_address(o.service_cidr, 10)?;
     let dns = rkube_dns::spawn(
         dns_client.clone(),

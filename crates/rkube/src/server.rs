@@ -166,8 +166,8 @@ async fn serve(args: ServerArgs) -> Result<()> {
         other => bracket(other),
     };
     let url = format!("https://{host}:{}", args.https_listen_port);
-    let node_ip: Option<std::net::Ipv4Addr> = rkube_kubelet::node::detect_node_ip()
-        .and_then(|ip| ip.parse().ok());
+    let node_ip: Option<std::net::Ipv4Addr> =
+        rkube_kubelet::node::detect_node_ip().and_then(|ip| ip.parse().ok());
     let advertise_host = match (&args.advertise_address, args.bind_address.as_str()) {
         (Some(a), _) => bracket(a),
         (None, "0.0.0.0" | "::" | "") => node_ip.map_or(host.clone(), |ip| ip.to_string()),

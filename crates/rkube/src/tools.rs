@@ -66,7 +66,11 @@ pub fn image(args: ImageArgs) -> Result<()> {
                     let id = i.id.trim_start_matches("sha256:");
                     let id = &id[..id.len().min(13)];
                     let size = format!("{:.1}MB", i.size as f64 / 1e6);
-                    for t in i.tags.iter().chain(i.tags.is_empty().then_some(&String::new())) {
+                    for t in i
+                        .tags
+                        .iter()
+                        .chain(i.tags.is_empty().then_some(&String::new()))
+                    {
                         println!("{:<60} {:<20} {:>10}", t, id, size);
                     }
                 }

@@ -177,8 +177,9 @@ pub async fn watch(req: Request) -> ApiResult<Response> {
 
 /// A watch response carrying only an ERROR event for `e`.
 fn expired_stream(e: &ApiError) -> Response {
-    let mut line = serde_json::to_vec(&serde_json::json!({"type": "ERROR", "object": e.to_status()}))
-        .unwrap_or_default();
+    let mut line =
+        serde_json::to_vec(&serde_json::json!({"type": "ERROR", "object": e.to_status()}))
+            .unwrap_or_default();
     line.push(b'\n');
     Response::builder()
         .status(StatusCode::OK)
