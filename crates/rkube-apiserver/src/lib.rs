@@ -55,6 +55,8 @@ pub struct Server {
     /// The cluster CA certificate (PEM), served unauthenticated at `/cacerts` so joining
     /// agents can check it against the hash in their token before trusting it.
     pub ca_pem: std::sync::OnceLock<String>,
+    /// The local node agent's container logs, for `pods/log` (set by the binary).
+    pub pod_logs: std::sync::OnceLock<Arc<dyn rest::logs::PodLogs>>,
     /// Cluster IP and node port allocation for Services (`rest::service`).
     pub services: Arc<rest::service::Allocators>,
 }
@@ -82,6 +84,7 @@ impl Server {
             tokens: cfg.tokens,
             advertise_address: cfg.advertise_address,
             ca_pem: std::sync::OnceLock::new(),
+            pod_logs: std::sync::OnceLock::new(),
             services: Arc::new(rest::service::Allocators::new(service_ranges)),
         });
         lifecycle::bootstrap(&srv).await?;

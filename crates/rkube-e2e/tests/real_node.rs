@@ -7,7 +7,7 @@
 use rkube_e2e::*;
 use std::time::Duration;
 
-/// The container log of a pod's container (kubectl logs is not served yet).
+/// The container log of a pod's container, read from the CRI log file directly.
 fn container_log(s: &Server, pod: &str, container: &str) -> String {
     let base = s.data_dir.join("agent/logs/pods");
     let Ok(entries) = std::fs::read_dir(&base) else {
@@ -95,12 +95,56 @@ fn real_pods_services_and_dns() {
     wait_until(Duration::from_secs(60), "the client pod finishes", || {
         s.get_json(&["pod", "client"])["status"]["phase"] == "Succeeded"
     });
-    let log = container_log(&s, "client", "client");
+    let log = s.must(&["logs", "client"]);
+    assert_eq!(
+        log.trim_end(),
+        container_log(&s, "client", "client"),
+        "kubectl logs = the CRI log file"
+    );
     assert!(log.contains(&format!("Address: {cluster_ip}")), "{log}");
+    let last = s.must(&["logs", "client", "--tail=1"]);
+    assert_eq!(last.trim(), "HTTP/1.1 404 Not Found");
+    let stamped = s.must(&["logs", "client", "--tail=1", "--timestamps"]);
+    assert!(
+        stamped.starts_with("20") && stamped.trim().ends_with(" HTTP/1.1 404 Not Found"),
+        "{stamped}"
+    );
     assert_eq!(
         log.matches("HTTP/1.1 404 Not Found").count(),
         2,
         "ClusterIP and DNS name both answer: {log}"
+    );
+
+    // `kubectl logs -f` streams lines as the container writes them.
+    s.must(&[
+        "run",
+        "counter",
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "--",
+        "sh",
+        "-c",
+        "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.2; done",
+    ]);
+    s.wait_pod_phase("counter", "Running");
+    let follow = s.kc().spawn(&["logs", "-f", "counter"]);
+    wait_until(
+        Duration::from_secs(30),
+        "kubectl logs -f streams new lines",
+        || {
+            follow
+                .stdout()
+                .lines()
+                .filter(|l| l.starts_with("line "))
+                .count()
+                >= 10
+        },
+    );
+    drop(follow);
+    let err = s.kc().fails(&["logs", "counter", "-c", "nope"]);
+    assert!(
+        err.contains("container nope is not valid for pod counter"),
+        "{err}"
     );
 
     // Deleting a pod stops its container; the ReplicaSet replaces it.

@@ -137,3 +137,42 @@ impl NodeAgent {
         self.dns.abort();
     }
 }
+
+/// The local node's CRI log files (`DATA/agent/logs/pods/<ns>_<pod>_<uid>/<container>/<attempt>.log`,
+/// the layout the kubelet gives containerd), for the API server's `pods/log`.
+pub struct LocalLogs {
+    pub node: String,
+    pub root: std::path::PathBuf,
+}
+
+impl rkube_apiserver::rest::logs::PodLogs for LocalLogs {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn file(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: &str,
+        container: &str,
+        previous: bool,
+    ) -> Option<std::path::PathBuf> {
+        let dir = self
+            .root
+            .join(format!("{namespace}_{pod}_{uid}"))
+            .join(container);
+        let mut attempts: Vec<u64> = std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
+            .collect();
+        attempts.sort_unstable();
+        let pick = if previous {
+            attempts.iter().rev().nth(1)
+        } else {
+            attempts.last()
+        }?;
+        Some(dir.join(format!("{pick}.log")))
+    }
+}

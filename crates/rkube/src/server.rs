@@ -259,6 +259,10 @@ async fn serve(args: ServerArgs) -> Result<()> {
         )?;
         let node_name = args.node_name.clone().unwrap_or_else(hostname);
         tracing::info!(node = %node_name, ip = %node_ip, "starting the node agent");
+        let _ = srv.pod_logs.set(Arc::new(crate::node_agent::LocalLogs {
+            node: node_name.clone(),
+            root: dir.path.join("agent/logs/pods"),
+        }));
         let agent = crate::node_agent::start(
             srv.client(rkube_apiserver::auth::User {
                 name: format!("system:node:{node_name}"),

@@ -11,6 +11,7 @@ pub mod admission;
 pub mod apply;
 pub mod delete;
 pub mod fieldvalidation;
+pub mod logs;
 pub mod patch;
 pub mod pod;
 pub mod read;
@@ -107,6 +108,7 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
                 ("status", "GET") => read::get(req).await,
                 ("binding", "POST") if info.plural == "pods" => pod::bind(req).await,
                 ("eviction", "POST") if info.plural == "pods" => pod::evict(req).await,
+                ("log", "GET") if info.plural == "pods" => logs::log(req).await,
                 ("status", "PUT") => write::update(req, write::Target::Status).await,
                 ("status", "PATCH") => write::patch(req, write::Target::Status).await,
                 ("scale", "GET") => write::get_scale(req).await,
