@@ -223,7 +223,7 @@ pub async fn log(req: Request) -> ApiResult<Response> {
             }
             ticks += 1;
             // Once a second: stop when the pod is gone or the container no longer runs here.
-            if ticks % 5 == 0 {
+            if ticks.is_multiple_of(5) {
                 let current = match srv.store.get(&key).await {
                     Ok(Some(kv)) => decode_stored(&key, &kv.value).ok(),
                     _ => None,
