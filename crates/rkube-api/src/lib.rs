@@ -25,6 +25,7 @@
 
 pub mod convert;
 pub mod defaults;
+pub mod duration;
 pub mod fieldcheck;
 pub mod names;
 pub mod object;

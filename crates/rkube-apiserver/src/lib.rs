@@ -92,6 +92,20 @@ impl Server {
         Ok(srv)
     }
 
+    /// A server over a fresh in-memory store with default settings, for tests of this and
+    /// other crates (components driven through [`Server::client`]).
+    pub async fn start_in_memory() -> Result<Arc<Server>, ApiError> {
+        Server::start(Config {
+            store: Arc::new(rkube_store::memory::MemoryStore::new()),
+            tokens: TokenAuth::default(),
+            watch_cache_window: 10_000,
+            event_ttl: Duration::from_secs(3600),
+            compact_interval: None,
+            advertise_address: "127.0.0.1:6443".into(),
+        })
+        .await
+    }
+
     pub fn router(self: &Arc<Self>) -> axum::Router {
         axum::Router::new()
             .fallback(handle)

@@ -4,22 +4,12 @@
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
-use rkube_apiserver::auth::TokenAuth;
-use rkube_apiserver::{Config, Server};
+use rkube_apiserver::Server;
 use std::sync::Arc;
 use std::time::Duration;
 
 async fn server() -> Arc<Server> {
-    Server::start(Config {
-        store: Arc::new(rkube_store::memory::MemoryStore::new()),
-        tokens: TokenAuth::default(),
-        watch_cache_window: 100,
-        event_ttl: Duration::from_secs(3600),
-        compact_interval: None,
-        advertise_address: "127.0.0.1:6443".into(),
-    })
-    .await
-    .unwrap()
+    Server::start_in_memory().await.unwrap()
 }
 
 #[tokio::test]

@@ -14,24 +14,14 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use rkube_apiserver::auth::TokenAuth;
-use rkube_apiserver::{Config, Server};
+use rkube_apiserver::Server;
 use rkube_dns::{Dns, Upstreams};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 async fn api_server() -> (Arc<Server>, kube::Client) {
-    let srv = Server::start(Config {
-        store: Arc::new(rkube_store::memory::MemoryStore::new()),
-        tokens: TokenAuth::default(),
-        watch_cache_window: 10_000,
-        event_ttl: Duration::from_secs(3600),
-        compact_interval: None,
-        advertise_address: "127.0.0.1:6443".into(),
-    })
-    .await
-    .unwrap();
+    let srv = Server::start_in_memory().await.unwrap();
     let client = srv.component_client("dns-test");
     (srv, client)
 }

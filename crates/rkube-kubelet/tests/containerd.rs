@@ -10,22 +10,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams, PostParams};
-use rkube_apiserver::auth::TokenAuth;
-use rkube_apiserver::{Config, Server};
+use rkube_apiserver::Server;
 use rkube_kubelet::agent::{self, AgentConfig};
 use serde_json::json;
 
 async fn server() -> (Arc<Server>, kube::Client) {
-    let srv = Server::start(Config {
-        store: Arc::new(rkube_store::memory::MemoryStore::new()),
-        tokens: TokenAuth::default(),
-        watch_cache_window: 10_000,
-        event_ttl: Duration::from_secs(3600),
-        compact_interval: None,
-        advertise_address: "127.0.0.1:6443".into(),
-    })
-    .await
-    .unwrap();
+    let srv = Server::start_in_memory().await.unwrap();
     let client = srv.component_client("test");
     (srv, client)
 }

@@ -188,41 +188,9 @@ fn range(expr: &str, b: &Bounds) -> Result<(), String> {
     Ok(())
 }
 
-/// Go's `time.ParseDuration` (only whether it parses, with its error text).
+/// Go's `time.ParseDuration`: only whether it parses, with its error text.
 pub fn parse_go_duration(orig: &str) -> Result<(), String> {
-    let quoted = format!("\"{orig}\"");
-    let invalid = || format!("time: invalid duration {quoted}");
-    let mut s = orig.strip_prefix(['+', '-']).unwrap_or(orig);
-    if s == "0" {
-        return Ok(());
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    while !s.is_empty() {
-        let digits_end = s
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len());
-        let number = &s[..digits_end];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        s = &s[digits_end..];
-        let unit_end = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
-        let unit = &s[..unit_end];
-        if unit.is_empty() {
-            return Err(format!("time: missing unit in duration {quoted}"));
-        }
-        if !matches!(unit, "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
-            return Err(format!(
-                "time: unknown unit \"{unit}\" in duration {quoted}"
-            ));
-        }
-        s = &s[unit_end..];
-    }
-    Ok(())
+    crate::duration::parse_go_duration(orig).map(|_| ())
 }
 
 #[cfg(test)]

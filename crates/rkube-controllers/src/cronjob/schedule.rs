@@ -254,55 +254,10 @@ fn parse_int(expr: &str) -> Result<u32, String> {
     })
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds (negative durations are rejected).
+/// Go's `time.ParseDuration`, in nanoseconds; negative durations are rejected.
 fn parse_go_duration(orig: &str) -> Result<u128, String> {
-    let invalid = || format!("time: invalid duration \"{orig}\"");
-    let mut s = orig.strip_prefix('+').unwrap_or(orig);
-    if s.starts_with('-') {
-        return Err(invalid());
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    while !s.is_empty() {
-        let end = s
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(s.len());
-        let number = &s[..end];
-        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        s = &s[end..];
-        let unit_end = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
-        let unit = &s[..unit_end];
-        let scale: f64 = match unit {
-            "" => return Err(format!("time: missing unit in duration \"{orig}\"")),
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => {
-                return Err(format!(
-                    "time: unknown unit \"{unit}\" in duration \"{orig}\""
-                ))
-            }
-        };
-        total += value * scale;
-        s = &s[unit_end..];
-    }
-    if total > i64::MAX as f64 {
-        return Err(invalid());
-    }
-    Ok(total as u128)
+    let nanos = rkube_api::duration::parse_go_duration(orig)?;
+    u128::try_from(nanos).map_err(|_| format!("time: invalid duration \"{orig}\""))
 }
 
 impl SpecSchedule {

@@ -18,8 +18,7 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, PostParams};
 use nix::sched::CloneFlags;
-use rkube_apiserver::auth::TokenAuth;
-use rkube_apiserver::{Config, Server};
+use rkube_apiserver::Server;
 
 /// The node's address towards the client namespace.
 pub const NODE_IP: &str = "192.168.77.1";
@@ -227,16 +226,7 @@ where
 
 /// A fresh API server and a client for it.
 pub async fn server() -> (Arc<Server>, kube::Client) {
-    let srv = Server::start(Config {
-        store: Arc::new(rkube_store::memory::MemoryStore::new()),
-        tokens: TokenAuth::default(),
-        watch_cache_window: 10_000,
-        event_ttl: Duration::from_secs(3600),
-        compact_interval: None,
-        advertise_address: "127.0.0.1:6443".into(),
-    })
-    .await
-    .unwrap();
+    let srv = Server::start_in_memory().await.unwrap();
     let client = srv.component_client("proxy-test");
     (srv, client)
 }
