@@ -1,7 +1,7 @@
 //! Component tests of the CronJob controller against an in-process API server, with a fake
 //! clock that the tests move to the next scheduled time (no waiting for real minutes).
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! Component tests of the DaemonSet controller: an in-process API server, nodes created by
 //! hand, and the test playing the kubelet.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Event, Node, Pod};

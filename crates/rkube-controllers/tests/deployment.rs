@@ -1,7 +1,7 @@
 //! Component tests of the deployment controller (with the ReplicaSet controller) against an
 //! in-process API server; the tests play the kubelet by marking pods Running and Ready.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

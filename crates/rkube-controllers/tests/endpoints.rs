@@ -3,7 +3,7 @@
 //! publishNotReadyAddresses, headless labels, selectorless Services left alone, and cleanup
 //! when the Service goes.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};

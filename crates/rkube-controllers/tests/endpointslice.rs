@@ -3,7 +3,7 @@
 //! upstream labels, owner and endpoint fields, hold at most 100 endpoints, keep a placeholder
 //! when empty, leave selectorless Services alone; LoadBalancer Services get node addresses.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;

@@ -2,7 +2,7 @@
 //! deletion in the background, orphaning and foreground deletion, owners by uid, several
 //! owners, and cluster-scoped owners.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};

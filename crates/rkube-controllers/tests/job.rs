@@ -1,7 +1,7 @@
 //! Component tests of the Job controller against an in-process API server; the tests play
 //! the kubelet by marking pods Running, Succeeded or Failed.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

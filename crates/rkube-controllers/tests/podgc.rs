@@ -1,7 +1,7 @@
 //! Component tests of the pod garbage collector: pods on nodes that are gone, terminated
 //! pods over the threshold.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Component tests of the ReplicaSet and ReplicationController controllers against an
 //! in-process API server (nothing runs pods: the tests mark them Running and Ready).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Component tests of the serviceaccount controller: a `default` ServiceAccount in every
 //! active namespace, re-created when deleted.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams, PostParams};

@@ -1,7 +1,7 @@
 //! Component tests of the StatefulSet controller: an in-process API server, the test playing
 //! the kubelet (and, where graceful deletion matters, the scheduler).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Component tests of the TTL-after-finished controller: finished Jobs with
 //! `ttlSecondsAfterFinished` are deleted once the TTL has passed, with their pods.
 
-mod support;
+use crate::support;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;

@@ -3,7 +3,7 @@
 //! real TCP connections. Needs root and the `nftables` package (skipped with a message
 //! otherwise).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! in-place rewrite. Run with
 //! `cargo test -p rkube-proxy --test scale -- --ignored --nocapture`.
 
-mod support;
+use crate::support;
 
 use std::time::Instant;
 
