@@ -1,7 +1,6 @@
 //! One test binary for the crate (each binary links the whole dependency tree,
 //! so one per file filled CI's disk): every file here is a module of it.
 
-mod support;
 mod cronjob;
 mod daemonset;
 mod deployment;
@@ -13,4 +12,5 @@ mod podgc;
 mod replicaset;
 mod serviceaccount;
 mod statefulset;
+mod support;
 mod ttlafterfinished;

@@ -726,7 +726,59 @@ impl Server {
     /// unmount what containerd mounted under the temp dir, so the next test starts clean.
     fn reap_containers(&self) {
         let dir = self.tmp.path().display().to_string();
-        let _ = Command::new("pkill").args(["-9", "-f", &dir]).status();
+        // Everything this server's containerd started: its shims (their command lines name
+        // the data dir) and every process below them (pause and container processes, which
+        // outlive a killed shim). Their network namespaces are deleted after, so no veth
+        // with a reused pod IP stays on the bridge for the next test.
+        let procs = process_table();
+        let mut doomed: std::collections::HashSet<u32> = procs
+            .iter()
+            .filter(|p| p.cmdline.contains(&dir))
+            .map(|p| p.pid)
+            .collect();
+        loop {
+            let before = doomed.len();
+            for p in &procs {
+                if doomed.contains(&p.ppid) {
+                    doomed.insert(p.pid);
+                }
+            }
+            if doomed.len() == before {
+                break;
+            }
+        }
+        let netns: std::collections::HashSet<u64> = procs
+            .iter()
+            .filter(|p| doomed.contains(&p.pid) && p.pid != std::process::id())
+            .filter_map(|p| fs::metadata(format!("/proc/{}/ns/net", p.pid)).ok())
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .collect();
+        let pids: Vec<String> = doomed
+            .iter()
+            .filter(|p| **p != std::process::id())
+            .map(|p| p.to_string())
+            .collect();
+        if !pids.is_empty() {
+            let _ = Command::new("kill").arg("-9").args(&pids).status();
+        }
+        let host_ns = fs::metadata("/proc/self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap_or_default();
+        for e in fs::read_dir("/var/run/netns")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let ino = fs::metadata(e.path())
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .unwrap_or_default();
+            if ino != host_ns && netns.contains(&ino) {
+                let _ = Command::new("ip")
+                    .args(["netns", "delete"])
+                    .arg(e.file_name())
+                    .status();
+            }
+        }
         let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
         let mut targets: Vec<&str> = mounts
             .lines()
@@ -1207,4 +1259,37 @@ pub fn deployment(name: &str, namespace: &str, replicas: u32) -> String {
         },
     })
     .to_string()
+}
+
+/// One line of the process table.
+struct Proc {
+    pid: u32,
+    ppid: u32,
+    cmdline: String,
+}
+
+fn process_table() -> Vec<Proc> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let ppid = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let cmdline = fs::read(e.path().join("cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        out.push(Proc { pid, ppid, cmdline });
+    }
+    out
 }

@@ -87,9 +87,12 @@ fn real_pods_services_and_dns() {
         "sh",
         "-c",
         &format!(
+            // The proxy programs the service a moment after the endpoints are ready:
+            // retry (up to 10 s) until the first answer.
             "nslookup web.default.svc.cluster.local; \
-             printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {cluster_ip} 80 | head -1; \
-             printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 web 80 | head -1"
+             get() {{ for i in $(seq 40); do out=$(printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $1 80 2>/dev/null | head -1); \
+               [ -n \"$out\" ] && break; sleep 0.25; done; echo \"$out\"; }}; \
+             get {cluster_ip}; get web"
         ),
     ]);
     wait_until(Duration::from_secs(60), "the client pod finishes", || {
@@ -154,4 +157,147 @@ fn real_pods_services_and_dns() {
         .to_string();
     s.must(&["delete", "pod", &victim, "--timeout=60s"]);
     s.must(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+}
+
+/// ConfigMap, Secret, downwardAPI and emptyDir volumes, a two-container pod sharing files and
+/// localhost, hostAliases in /etc/hosts, a ConfigMap update seen in place, and a missing
+/// ConfigMap holding the pod in ContainerCreating with a FailedMount event.
+#[test]
+fn volumes_and_multi_container_pods() {
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        ..Default::default()
+    });
+    wait_until(Duration::from_secs(90), "the node is Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
+    });
+    s.must(&["create", "configmap", "cfg", "--from-literal=color=blue"]);
+    s.must(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=s3cr3t",
+    ]);
+    s.create(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: vol
+  labels: {app: vol}
+spec:
+  terminationGracePeriodSeconds: 1
+  hostAliases:
+  - ip: 10.9.8.7
+    hostnames: [foo.local]
+  volumes:
+  - {name: shared, emptyDir: {}}
+  - {name: cfg, configMap: {name: cfg}}
+  - {name: creds, secret: {secretName: creds}}
+  - name: info
+    downwardAPI:
+      items:
+      - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [httpd, -f, -p, "8080", -h, /shared]
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+  - name: probe
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command:
+    - sh
+    - -c
+    - |
+      echo shared-ok > /shared/index.html
+      touch /etc/cfg/new 2>/dev/null && echo cfg-writable || echo cfg-read-only
+      while true; do
+        peer=$(printf 'GET /index.html HTTP/1.0\r\n\r\n' | nc -w 2 127.0.0.1 8080 | tail -1)
+        echo "color=$(cat /etc/cfg/color) pass=$(cat /etc/creds/password) alias=$(grep -c foo.local /etc/hosts) labels=$(cat /etc/info/labels) peer=$peer"
+        sleep 1
+      done
+    volumeMounts:
+    - {name: shared, mountPath: /shared}
+    - {name: cfg, mountPath: /etc/cfg}
+    - {name: creds, mountPath: /etc/creds, readOnly: true}
+    - {name: info, mountPath: /etc/info}
+"#,
+    );
+    s.wait_pod_phase("vol", "Running");
+    let want = r#"color=blue pass=s3cr3t alias=1 labels=app="vol" peer=shared-ok"#;
+    wait_until(
+        Duration::from_secs(30),
+        "the probe container sees every volume",
+        || s.must(&["logs", "vol", "-c", "probe"]).contains(want),
+    );
+    let log = s.must(&["logs", "vol", "-c", "probe"]);
+    assert!(log.starts_with("cfg-read-only\n"), "{log}");
+
+    // An update of the ConfigMap reaches the running container without a restart.
+    s.must(&[
+        "patch",
+        "configmap",
+        "cfg",
+        "-p",
+        r#"{"data":{"color":"green"}}"#,
+    ]);
+    wait_until(
+        Duration::from_secs(45),
+        "the new ConfigMap value is seen",
+        || {
+            s.must(&["logs", "vol", "-c", "probe", "--tail=1"])
+                .contains("color=green")
+        },
+    );
+    let pod = s.get_json(&["pod", "vol"]);
+    for c in pod["status"]["containerStatuses"].as_array().unwrap() {
+        assert_eq!(c["restartCount"], 0, "{c}");
+    }
+    let events = s.must(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=vol",
+    ]);
+    for reason in ["Pulled", "Created", "Started"] {
+        assert!(events.contains(reason), "{events}");
+    }
+
+    // A missing ConfigMap keeps the pod waiting, with upstream's FailedMount message.
+    s.must(&[
+        "run",
+        "nocfg",
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "--overrides",
+        r#"{"spec":{"volumes":[{"name":"v","configMap":{"name":"absent"}}],"containers":[{"name":"nocfg","image":"busybox","imagePullPolicy":"IfNotPresent","command":["sleep","3600"],"volumeMounts":[{"name":"v","mountPath":"/v"}]}]}}"#,
+    ]);
+    s.wait_event(
+        "nocfg",
+        "FailedMount",
+        r#"MountVolume.SetUp failed for volume "v" : configmap "absent" not found"#,
+    );
+    let out = s.must(&["get", "pod", "nocfg"]);
+    assert!(out.contains("ContainerCreating"), "{out}");
+    // Once it exists, the pod starts.
+    s.must(&["create", "configmap", "absent", "--from-literal=k=v"]);
+    s.wait_pod_phase("nocfg", "Running");
+
+    // Deleting the pod removes its volumes from the node.
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    let dir = s.data_dir.join("agent/pods").join(&uid);
+    assert!(dir
+        .join("volumes/kubernetes.io~configmap/cfg/color")
+        .exists());
+    s.must(&["delete", "pod", "vol", "--timeout=60s"]);
+    wait_until(
+        Duration::from_secs(30),
+        "the pod directory is removed",
+        || !dir.exists(),
+    );
 }

@@ -207,6 +207,7 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
             ipam_dir: agent_dir.join("cni/networks"),
         },
     )));
+    let events = rkube_client::events::Recorder::new(client.clone(), "kubelet", &cfg.node_name);
     let shared = Arc::new(pod::Shared {
         client,
         runtime: runtime.clone(),
@@ -214,6 +215,7 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
             node_name: cfg.node_name.clone(),
             node_ip,
             log_dir: agent_dir.join("logs/pods"),
+            pods_dir: agent_dir.join("pods"),
             cluster_dns: cfg.cluster_dns.clone(),
             cluster_domain: cfg.cluster_domain.clone(),
             cni_conf_dir,
@@ -222,6 +224,7 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
         runtime_name,
         crash_backoff: Mutex::default(),
         pull_backoff: Mutex::default(),
+        events,
     });
     tasks.push(tokio::spawn(pod::run(shared)));
     Ok(Agent {

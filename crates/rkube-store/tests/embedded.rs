@@ -337,7 +337,11 @@ async fn survives_kill_during_writes() {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "crash_child",
+            // The test's path inside the crate's one test binary (tests/main.rs).
+            concat!(module_path!(), "::crash_child")
+                .split_once("::")
+                .unwrap()
+                .1,
             "--ignored",
             "--nocapture",
             "--test-threads=1",

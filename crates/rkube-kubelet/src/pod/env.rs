@@ -109,7 +109,12 @@ pub fn expand(input: &str, vars: &BTreeMap<String, String>) -> String {
 }
 
 /// The value of a `fieldRef` path.
-fn field_value(pod: &Pod, path: &str, pod_ip: &str, host_ip: &str) -> Result<String, String> {
+pub(crate) fn field_value(
+    pod: &Pod,
+    path: &str,
+    pod_ip: &str,
+    host_ip: &str,
+) -> Result<String, String> {
     let meta = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let item = |prefix: &str, map: &Option<BTreeMap<String, String>>| -> Option<String> {
@@ -138,7 +143,7 @@ fn field_value(pod: &Pod, path: &str, pod_ip: &str, host_ip: &str) -> Result<Str
     })
 }
 
-fn resource_value(c: &Container, resource: &str, divisor: Option<&str>) -> String {
+pub(crate) fn resource_value(c: &Container, resource: &str, divisor: Option<&str>) -> String {
     let r = c.resources.clone().unwrap_or_default();
     let (map, key) = match resource.split_once('.') {
         Some(("limits", k)) => (r.limits, k),

@@ -9,6 +9,7 @@
 pub mod env;
 pub mod status;
 pub mod sync;
+pub mod volumes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub struct PodConfig {
     pub cluster_domain: String,
     /// The CNI conf dir: pods that need the pod network wait until a config is there.
     pub cni_conf_dir: PathBuf,
+    /// Pod directories (volumes, `/etc/hosts`): `<dir>/<uid>/…`.
+    pub pods_dir: PathBuf,
     /// How often every pod is synced even without events.
     pub resync: Duration,
 }
@@ -118,6 +121,29 @@ pub struct Shared {
     pub crash_backoff: Mutex<Backoff>,
     /// Image pull back-off per `<uid>/<image>`.
     pub pull_backoff: Mutex<Backoff>,
+    /// Events about pods (component `kubelet`, host this node).
+    pub events: rkube_client::events::Recorder,
+}
+
+impl Shared {
+    /// Records an event about `pod` in the background.
+    pub fn event(
+        &self,
+        pod: &Pod,
+        ty: rkube_client::events::EventType,
+        reason: &str,
+        message: &str,
+    ) {
+        let obj = rkube_client::events::ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            resource_version: String::new(),
+        };
+        self.events.record(&obj, ty, reason, message);
+    }
 }
 
 /// The latest pod object a worker acts on.

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use k8s_cri::v1 as cri;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use rkube_client::events::EventType;
 use serde_json::json;
 
 use super::env::{container_env, expand};
@@ -27,6 +28,8 @@ pub struct WorkerState {
     start_time: Option<String>,
     /// The last status written.
     reported: Option<String>,
+    /// The last FailedMount message (recorded once until it changes).
+    failed_mount: Option<String>,
 }
 
 /// The result of a sync.
@@ -82,6 +85,9 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
     let (ns, name, uid) = pod_key(pod);
     if removed || pod.metadata.deletion_timestamp.is_some() {
         let cleaned = remove_runtime_pod(sh, &uid, grace_period(pod)).await;
+        if cleaned {
+            super::volumes::teardown(&sh.cfg.pods_dir, &uid);
+        }
         if removed {
             return Outcome {
                 done: cleaned,
@@ -424,12 +430,44 @@ async fn converge(
             .map(|n| n.ip)
             .unwrap_or_default(),
     };
+    let vctx = super::volumes::Context {
+        pods_dir: &sh.cfg.pods_dir,
+        pod_ip: &pod_ip,
+        host_ip: &sh.cfg.node_ip,
+    };
+    let volumes = match super::volumes::setup(&sh.client, &vctx, pod).await {
+        Ok(v) => v,
+        Err(msg) => {
+            tracing::warn!(pod = %format!("{ns}/{name}"), "{msg}");
+            if st.failed_mount.as_deref() != Some(msg.as_str()) {
+                sh.event(pod, EventType::Warning, "FailedMount", &msg);
+                st.failed_mount = Some(msg);
+            }
+            wake_min(wake, Duration::from_secs(2));
+            return;
+        }
+    };
+    st.failed_mount = None;
+    let etc_hosts = match super::volumes::write_etc_hosts(
+        &sh.cfg.pods_dir,
+        pod,
+        &pod_ip,
+        &sh.cfg.cluster_domain,
+    ) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(pod = %format!("{ns}/{name}"), "failed to write /etc/hosts: {e}");
+            None
+        }
+    };
     let run = Run {
         sh,
         pod,
         sandbox_id: &sandbox_id,
         sandbox: &sandbox,
         pod_ip: &pod_ip,
+        volumes: &volumes,
+        etc_hosts: etc_hosts.as_deref(),
     };
     // Init containers, one at a time, each to success.
     for c in spec.init_containers.iter().flatten() {
@@ -484,6 +522,8 @@ struct Run<'a> {
     sandbox_id: &'a str,
     sandbox: &'a cri::PodSandboxConfig,
     pod_ip: &'a str,
+    volumes: &'a std::collections::BTreeMap<String, super::volumes::HostVolume>,
+    etc_hosts: Option<&'a std::path::Path>,
 }
 
 impl Run<'_> {
@@ -517,6 +557,17 @@ impl Run<'_> {
                 go_duration(backoff.get(&key)),
                 c.name
             );
+            if st.waiting.get(&c.name).map(|w| w.0.as_str()) != Some("CrashLoopBackOff") {
+                self.sh.event(
+                    self.pod,
+                    EventType::Warning,
+                    "BackOff",
+                    &format!(
+                        "Back-off restarting failed container {} in pod {name}_{ns}({uid})",
+                        c.name
+                    ),
+                );
+            }
             st.waiting
                 .insert(c.name.clone(), ("CrashLoopBackOff".into(), msg));
             wake_min(wake, remaining + Duration::from_millis(50));
@@ -532,7 +583,7 @@ impl Run<'_> {
         let image = match self.ensure_image(c).await {
             Ok(i) => i,
             Err((reason, msg)) => {
-                st.waiting.insert(c.name.clone(), (reason, msg));
+                self.fail(st, c, &reason, msg);
                 return;
             }
         };
@@ -547,12 +598,21 @@ impl Run<'_> {
         {
             Ok(e) => e,
             Err(msg) => {
-                st.waiting
-                    .insert(c.name.clone(), ("CreateContainerConfigError".into(), msg));
+                self.fail(st, c, "CreateContainerConfigError", msg);
                 return;
             }
         };
-        let config = self.container_config(c, attempt, &image, env);
+        let vars: std::collections::BTreeMap<String, String> = env.iter().cloned().collect();
+        let mounts = match super::volumes::container_mounts(c, self.volumes, self.etc_hosts, &vars)
+        {
+            Ok(m) => m,
+            Err(msg) => {
+                self.fail(st, c, "CreateContainerConfigError", msg);
+                return;
+            }
+        };
+        let mut config = self.container_config(c, attempt, &image, env);
+        config.mounts = mounts;
         let dir = std::path::Path::new(&self.sandbox.log_directory).join(&c.name);
         if let Err(e) = std::fs::create_dir_all(&dir) {
             tracing::warn!("failed to create {}: {e}", dir.display());
@@ -565,22 +625,57 @@ impl Run<'_> {
         {
             Ok(id) => id,
             Err(e) => {
-                st.waiting.insert(
-                    c.name.clone(),
-                    ("CreateContainerError".into(), e.to_string()),
-                );
+                self.fail(st, c, "CreateContainerError", e.to_string());
                 return;
             }
         };
+        self.sh.event(
+            self.pod,
+            EventType::Normal,
+            "Created",
+            &format!("Created container: {}", c.name),
+        );
         match self.sh.runtime.start_container(&id).await {
             Ok(()) => {
                 st.waiting.remove(&c.name);
+                self.sh.event(
+                    self.pod,
+                    EventType::Normal,
+                    "Started",
+                    &format!("Started container {}", c.name),
+                );
             }
             Err(e) => {
-                st.waiting
-                    .insert(c.name.clone(), ("RunContainerError".into(), e.to_string()));
+                self.fail(st, c, "RunContainerError", e.to_string());
             }
         }
+    }
+
+    /// Container `c` cannot start: its waiting reason, and a `Failed` event when it is new.
+    fn fail(&self, st: &mut WorkerState, c: &Container, reason: &str, msg: String) {
+        let new = st.waiting.get(&c.name) != Some(&(reason.to_string(), msg.clone()));
+        if new {
+            let ty = if reason == "ImagePullBackOff" {
+                "BackOff"
+            } else {
+                "Failed"
+            };
+            let text = if reason == "ImagePullBackOff" || reason == "ErrImagePull" {
+                msg.clone()
+            } else {
+                format!("Error: {msg}")
+            };
+            self.sh.event(self.pod, EventType::Warning, ty, &text);
+            if reason == "ErrImagePull" {
+                self.sh.event(
+                    self.pod,
+                    EventType::Warning,
+                    "Failed",
+                    &format!("Error: {reason}"),
+                );
+            }
+        }
+        st.waiting.insert(c.name.clone(), (reason.to_string(), msg));
     }
 
     /// The image reference to run, following imagePullPolicy; or the waiting reason.
@@ -595,7 +690,15 @@ impl Run<'_> {
             Err(e) => return Err(("ErrImageInspect".into(), e.to_string())),
         };
         match (policy.as_str(), present) {
-            ("Never", Some(i)) | ("IfNotPresent", Some(i)) => return Ok(i.id),
+            ("Never", Some(i)) | ("IfNotPresent", Some(i)) => {
+                self.sh.event(
+                    self.pod,
+                    EventType::Normal,
+                    "Pulled",
+                    &format!("Container image \"{image}\" already present on machine"),
+                );
+                return Ok(i.id);
+            }
             ("Never", None) => {
                 return Err((
                     "ErrImageNeverPull".into(),
@@ -616,8 +719,26 @@ impl Run<'_> {
             ));
         }
         drop(backoff);
+        self.sh.event(
+            self.pod,
+            EventType::Normal,
+            "Pulling",
+            &format!("Pulling image \"{image}\""),
+        );
+        let started = std::time::Instant::now();
         match self.sh.runtime.pull_image(&image).await {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                self.sh.event(
+                    self.pod,
+                    EventType::Normal,
+                    "Pulled",
+                    &format!(
+                        "Successfully pulled image \"{image}\" in {}",
+                        go_duration(started.elapsed())
+                    ),
+                );
+                Ok(r)
+            }
             Err(e) => {
                 self.sh.pull_backoff.lock().await.next(&key);
                 let msg = match &e {
