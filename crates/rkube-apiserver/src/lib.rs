@@ -57,6 +57,8 @@ pub struct Server {
     pub ca_pem: std::sync::OnceLock<String>,
     /// The local node agent's container logs, for `pods/log` (set by the binary).
     pub pod_logs: std::sync::OnceLock<Arc<dyn rest::logs::PodLogs>>,
+    /// The local node agent's streaming endpoints, for `pods/exec|attach|portforward`.
+    pub pod_streams: std::sync::OnceLock<Arc<dyn rest::streams::PodStreams>>,
     /// Cluster IP and node port allocation for Services (`rest::service`).
     pub services: Arc<rest::service::Allocators>,
 }
@@ -85,6 +87,7 @@ impl Server {
             advertise_address: cfg.advertise_address,
             ca_pem: std::sync::OnceLock::new(),
             pod_logs: std::sync::OnceLock::new(),
+            pod_streams: std::sync::OnceLock::new(),
             services: Arc::new(rest::service::Allocators::new(service_ranges)),
         });
         lifecycle::bootstrap(&srv).await?;
@@ -187,6 +190,17 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
     let Route::Resource(rp) = parse_path(&path) else {
         return ApiError::not_found_path().into_response();
     };
+    if rp.info.group.is_empty()
+        && rp.info.plural == "pods"
+        && rp.name.is_some()
+        && matches!(
+            rp.subresource.as_deref(),
+            Some("exec" | "attach" | "portforward")
+        )
+    {
+        // Upgrade requests keep their connection: the body is never read here.
+        return rest::streams::connect(srv, rp, req).await;
+    }
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, rest::write::MAX_BODY + 1).await {
         Ok(b) if b.len() > rest::write::MAX_BODY => return ApiError::too_large().into_response(),

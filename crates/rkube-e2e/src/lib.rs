@@ -546,6 +546,7 @@ impl Server {
             kubeconfig: self.kubeconfig(),
             cache_dir: self.tmp.path().join("cache"),
             scratch: self.tmp.path().to_path_buf(),
+            env: Vec::new(),
         }
     }
 
@@ -901,9 +902,18 @@ pub struct Kubectl {
     pub kubeconfig: PathBuf,
     pub cache_dir: PathBuf,
     scratch: PathBuf,
+    /// Extra environment (e.g. `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`).
+    env: Vec<(String, String)>,
 }
 
 impl Kubectl {
+    /// The same kubectl with `key=value` in its environment.
+    pub fn with_env(&self, key: &str, value: &str) -> Kubectl {
+        let mut k = self.clone();
+        k.env.push((key.into(), value.into()));
+        k
+    }
+
     /// The same kubectl with another kubeconfig (e.g. from [`Server::token_kubeconfig`]).
     pub fn with_kubeconfig(&self, kubeconfig: &Path) -> Kubectl {
         Kubectl {
@@ -920,7 +930,8 @@ impl Kubectl {
             .args(args)
             .env_remove("KUBECONFIG")
             .env("HOME", &self.scratch)
-            .env("KUBECTL_COMMAND_HEADERS", "true");
+            .env("KUBECTL_COMMAND_HEADERS", "true")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 

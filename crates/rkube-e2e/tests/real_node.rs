@@ -301,3 +301,189 @@ spec:
         || !dir.exists(),
     );
 }
+
+/// A shell command line for `cmd` (for `script -c`, which needs one string).
+fn shell_line(cmd: &std::process::Command) -> String {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let mut parts: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), quote(v?))))
+        .collect();
+    if !parts.is_empty() {
+        parts.insert(0, "env".into());
+    }
+    parts.push(quote(cmd.get_program()));
+    parts.extend(cmd.get_args().map(quote));
+    parts.join(" ")
+}
+
+/// `kubectl exec` (WebSocket and the SPDY fallback: exit codes, stdin to EOF, a TTY through a
+/// pseudo-terminal, big outputs), `kubectl cp`, `kubectl attach`, `kubectl run -i --rm`, and
+/// `kubectl port-forward` to a pod and a service, over both protocols.
+#[test]
+fn exec_attach_and_port_forward() {
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        ..Default::default()
+    });
+    wait_until(Duration::from_secs(90), "the node is Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
+    });
+    s.create(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'mkdir -p /www && exec httpd -f -p 8080 -h /www']
+  - name: ticker
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']
+"#,
+    );
+    s.wait_pod_phase("web", "Running");
+    wait_until(Duration::from_secs(30), "both containers are ready", || {
+        s.must(&["get", "pod", "web"]).contains("2/2")
+    });
+    let ws = s.kc();
+    let spdy = s
+        .kc()
+        .with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")
+        .with_env("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false");
+    for (proto, kc, code) in [("websocket", &ws, 3), ("spdy", &spdy, 4)] {
+        let out = run_with_timeout(
+            kc.command(&[
+                "exec",
+                "web",
+                "-c",
+                "web",
+                "--",
+                "sh",
+                "-c",
+                &format!("echo out; echo err >&2; exit {code}"),
+            ]),
+            None,
+            Duration::from_secs(30),
+        );
+        assert_eq!(out.status.code(), Some(code), "{proto}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n", "{proto}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("err\n"), "{proto}: {err}");
+        assert!(
+            err.contains(&format!("command terminated with exit code {code}")),
+            "{proto}: {err}"
+        );
+        // stdin reaches the command, and its end reaches it too.
+        let input: String = (1..=50_000).map(|i| format!("{i}\n")).collect();
+        let out = run_with_timeout(
+            kc.command(&["exec", "-i", "web", "-c", "web", "--", "wc", "-l"]),
+            Some(input.as_bytes()),
+            Duration::from_secs(30),
+        );
+        assert!(out.status.success(), "{proto}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "50000",
+            "{proto}"
+        );
+        let out = run_with_timeout(
+            kc.command(&["exec", "web", "-c", "web", "--", "seq", "1", "200000"]),
+            None,
+            Duration::from_secs(30),
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.lines().count(), 200_000, "{proto}");
+        assert_eq!(text.lines().last(), Some("200000"), "{proto}");
+        // A TTY: kubectl exec -it under a pseudo-terminal.
+        let line = shell_line(&kc.command(&["exec", "-it", "web", "-c", "web", "--", "sh"]));
+        let mut script = std::process::Command::new("script");
+        script.args(["-qec", &line, "/dev/null"]);
+        let out = run_with_timeout(
+            script,
+            Some(b"echo $((1+1))\nexit\n"),
+            Duration::from_secs(30),
+        );
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        assert!(text.lines().any(|l| l == "2"), "{proto}: {text:?}");
+    }
+    let err = s.kc().fails(&["exec", "web", "-c", "nope", "--", "true"]);
+    assert!(
+        err.contains("container nope is not valid for pod web"),
+        "{err}"
+    );
+
+    // kubectl cp goes through exec with tar on stdin.
+    let local = s.tmp().join("index.html");
+    std::fs::write(&local, "hi-from-web\n").unwrap();
+    s.must(&[
+        "cp",
+        local.to_str().unwrap(),
+        "web:/www/index.html",
+        "-c",
+        "web",
+    ]);
+    let got = s.must(&["exec", "web", "-c", "web", "--", "cat", "/www/index.html"]);
+    assert_eq!(got, "hi-from-web\n");
+
+    // kubectl attach streams the container's output.
+    let attach = s.kc().spawn(&["attach", "web", "-c", "ticker"]);
+    attach.wait_for_output("attach streams ticks", |out| {
+        out.matches("tick ").count() >= 3
+    });
+    drop(attach);
+    let out = s.kc().must_stdin(
+        &[
+            "run",
+            "once",
+            "-i",
+            "--rm",
+            "--restart=Never",
+            "--image=busybox",
+            "--image-pull-policy=IfNotPresent",
+            "--",
+            "sh",
+            "-c",
+            "read x; echo got $x",
+        ],
+        Some("abc\n"),
+    );
+    assert!(out.contains("got abc"), "{out}");
+
+    // port-forward to the pod and to a service, over both protocols.
+    s.must(&["expose", "pod", "web", "--port=80", "--target-port=8080"]);
+    for (proto, kc) in [("websocket", &ws), ("spdy", &spdy)] {
+        for target in ["pod/web", "svc/web"] {
+            let port = free_port();
+            let remote = if target == "svc/web" { "80" } else { "8080" };
+            let pf = kc.spawn(&["port-forward", target, &format!("{port}:{remote}")]);
+            pf.wait_for_output("port-forward listens", |out| {
+                out.contains("Forwarding from")
+            });
+            for _ in 0..2 {
+                let out = run_with_timeout(
+                    {
+                        let mut c = std::process::Command::new("curl");
+                        c.args(["-sS", "--max-time", "10"])
+                            .arg(format!("http://127.0.0.1:{port}/index.html"));
+                        c
+                    },
+                    None,
+                    Duration::from_secs(20),
+                );
+                assert_eq!(
+                    String::from_utf8_lossy(&out.stdout),
+                    "hi-from-web\n",
+                    "{proto} {target}: {out:?}"
+                );
+            }
+            drop(pf);
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The rkube node agent. [`agent`] is the real kubelet: it supervises containerd
 //! ([`containerd`]), talks CRI to it ([`runtime`]), imports offline images ([`images`]),
 //! registers the node ([`node`]), writes the pod network config ([`cni`]) and runs the pods
-//! bound to the node ([`pod`]). [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
+//! bound to the node ([`pod`]), and finds the runtime's streaming URLs for exec, attach and
+//! port-forward ([`streams`]). [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
 //! without containers, for scheduler and controller tests and benchmarks at scale.
 
 pub mod agent;
@@ -13,3 +14,4 @@ pub mod images;
 pub mod node;
 pub mod pod;
 pub mod runtime;
+pub mod streams;

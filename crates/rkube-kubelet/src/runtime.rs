@@ -54,6 +54,19 @@ pub trait ContainerRuntime: Send + Sync {
     async fn pull_image(&self, image: &str) -> Result<String>;
     /// Every local image.
     async fn list_images(&self) -> Result<Vec<cri::Image>>;
+    /// Runs a command in a container to completion: stdout, stderr, exit code.
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: Vec<String>,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, Vec<u8>, i32)>;
+    /// The runtime's streaming URL for an exec (`kubectl exec`).
+    async fn exec(&self, req: cri::ExecRequest) -> Result<String>;
+    /// The runtime's streaming URL for an attach (`kubectl attach`).
+    async fn attach(&self, req: cri::AttachRequest) -> Result<String>;
+    /// The runtime's streaming URL for port forwarding into a sandbox.
+    async fn port_forward(&self, sandbox_id: &str, ports: Vec<i32>) -> Result<String>;
 }
 
 /// A CRI v1 runtime reached over gRPC on a unix socket.
@@ -321,5 +334,60 @@ impl ContainerRuntime for CriRuntime {
             .await
             .map_err(cri_err("ListImages"))?;
         Ok(r.into_inner().images)
+    }
+
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: Vec<String>,
+        timeout: Duration,
+    ) -> Result<(Vec<u8>, Vec<u8>, i32)> {
+        let mut req = tonic::Request::new(cri::ExecSyncRequest {
+            container_id: id.into(),
+            cmd,
+            timeout: timeout.as_secs().max(1) as i64,
+        });
+        req.set_timeout(timeout + Duration::from_secs(2));
+        let r = self
+            .runtime
+            .clone()
+            .exec_sync(req)
+            .await
+            .map_err(cri_err("ExecSync"))?
+            .into_inner();
+        Ok((r.stdout, r.stderr, r.exit_code))
+    }
+
+    async fn exec(&self, req: cri::ExecRequest) -> Result<String> {
+        let r = self
+            .runtime
+            .clone()
+            .exec(req)
+            .await
+            .map_err(cri_err("Exec"))?;
+        Ok(r.into_inner().url)
+    }
+
+    async fn attach(&self, req: cri::AttachRequest) -> Result<String> {
+        let r = self
+            .runtime
+            .clone()
+            .attach(req)
+            .await
+            .map_err(cri_err("Attach"))?;
+        Ok(r.into_inner().url)
+    }
+
+    async fn port_forward(&self, sandbox_id: &str, ports: Vec<i32>) -> Result<String> {
+        let r = self
+            .runtime
+            .clone()
+            .port_forward(cri::PortForwardRequest {
+                pod_sandbox_id: sandbox_id.into(),
+                port: ports,
+            })
+            .await
+            .map_err(cri_err("PortForward"))?;
+        Ok(r.into_inner().url)
     }
 }

@@ -128,6 +128,11 @@ pub async fn start(
 }
 
 impl NodeAgent {
+    /// The kubelet's container runtime.
+    pub fn runtime(&self) -> std::sync::Arc<dyn rkube_kubelet::runtime::ContainerRuntime> {
+        self.kubelet.runtime()
+    }
+
     /// Stops the kubelet (and its containerd), removes the proxy's rules, stops DNS.
     pub async fn shutdown(self) {
         self.kubelet.shutdown().await;
@@ -174,5 +179,58 @@ impl rkube_apiserver::rest::logs::PodLogs for LocalLogs {
             attempts.last()
         }?;
         Some(dir.join(format!("{pick}.log")))
+    }
+}
+
+/// The local node's streaming endpoints (the runtime's exec/attach/port-forward URLs), for
+/// the API server's `pods/exec|attach|portforward`.
+pub struct LocalStreams {
+    pub node: String,
+    pub runtime: std::sync::Arc<dyn rkube_kubelet::runtime::ContainerRuntime>,
+}
+
+#[async_trait::async_trait]
+impl rkube_apiserver::rest::streams::PodStreams for LocalStreams {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    async fn url(
+        &self,
+        req: rkube_apiserver::rest::streams::StreamRequest,
+    ) -> Result<String, String> {
+        use rkube_apiserver::rest::streams::StreamKind;
+        use rkube_kubelet::streams;
+        let rt = self.runtime.as_ref();
+        match req.kind {
+            StreamKind::Exec { command } => {
+                streams::exec_url(
+                    rt,
+                    &req.uid,
+                    &req.container,
+                    command,
+                    req.tty,
+                    req.stdin,
+                    req.stdout,
+                    req.stderr,
+                )
+                .await
+            }
+            StreamKind::Attach => {
+                streams::attach_url(
+                    rt,
+                    &req.uid,
+                    &req.container,
+                    req.tty,
+                    req.stdin,
+                    req.stdout,
+                    req.stderr,
+                )
+                .await
+            }
+            StreamKind::PortForward { ports } => {
+                streams::port_forward_url(rt, &req.uid, ports).await
+            }
+        }
     }
 }

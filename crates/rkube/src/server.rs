@@ -259,6 +259,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
         )?;
         let node_name = args.node_name.clone().unwrap_or_else(hostname);
         tracing::info!(node = %node_name, ip = %node_ip, "starting the node agent");
+        let stream_node = node_name.clone();
         let _ = srv.pod_logs.set(Arc::new(crate::node_agent::LocalLogs {
             node: node_name.clone(),
             root: dir.path.join("agent/logs/pods"),
@@ -280,6 +281,12 @@ async fn serve(args: ServerArgs) -> Result<()> {
             },
         )
         .await?;
+        let _ = srv
+            .pod_streams
+            .set(Arc::new(crate::node_agent::LocalStreams {
+                node: stream_node,
+                runtime: agent.runtime(),
+            }));
         Some(agent)
     };
 

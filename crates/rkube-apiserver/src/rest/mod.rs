@@ -6,6 +6,7 @@
 //! - [`delete`]: delete (graceful, finalizers, preconditions) and deletecollection
 //! - [`strategy`]: per-kind hooks (what create resets, which kinds track generation, …)
 //! - [`admission`]: create-time admission that reads other objects (pod priority)
+//! - [`logs`], [`streams`]: `pods/log`, and `pods/exec|attach|portforward` (upgrades)
 
 pub mod admission;
 pub mod apply;
@@ -17,7 +18,9 @@ pub mod pod;
 pub mod read;
 pub mod review;
 pub mod service;
+pub mod spdy;
 pub mod strategy;
+pub mod streams;
 pub mod typecheck;
 pub mod view;
 pub mod watch;
