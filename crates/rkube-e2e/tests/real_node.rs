@@ -487,3 +487,327 @@ spec:
         }
     }
 }
+
+/// Probes on real containers: a failing httpGet liveness probe restarts the container with
+/// upstream's events, a failing exec readiness probe flips READY (and the Service's endpoint),
+/// and a startup probe holds the container unstarted until it passes.
+#[test]
+fn probes_restart_and_gate_readiness() {
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        ..Default::default()
+    });
+    wait_until(Duration::from_secs(90), "the node is Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
+    });
+    s.create(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: live}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: live
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'mkdir -p /www && exec httpd -f -p 8080 -h /www']
+    ports: [{name: http, containerPort: 8080}]
+    livenessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 1
+      failureThreshold: 2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: ready, labels: {app: ready}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: ready
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'touch /tmp/ready; exec sleep 3600']
+    readinessProbe:
+      exec: {command: [cat, /tmp/ready]}
+      periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: slow
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    startupProbe:
+      exec: {command: [test, -f, /tmp/started]}
+      periodSeconds: 1
+      failureThreshold: 600
+"#,
+    );
+    // Liveness: the restart count grows, with upstream's events.
+    s.wait_event(
+        "live",
+        "Unhealthy",
+        "Liveness probe failed: HTTP probe failed with statuscode: 404",
+    );
+    s.wait_event(
+        "live",
+        "Killing",
+        "Container live failed liveness probe, will be restarted",
+    );
+    wait_until(
+        Duration::from_secs(60),
+        "the live container restarts",
+        || {
+            s.get_json(&["pod", "live"])["status"]["containerStatuses"][0]["restartCount"]
+                .as_i64()
+                .unwrap_or(0)
+                >= 1
+        },
+    );
+
+    // Readiness: READY follows the probe, and so does the Service's endpoint.
+    s.must(&["expose", "pod", "ready", "--port=80"]);
+    wait_until(Duration::from_secs(30), "the ready pod is 1/1", || {
+        s.must(&["get", "pod", "ready"]).contains("1/1")
+    });
+    s.must(&["exec", "ready", "--", "rm", "/tmp/ready"]);
+    wait_until(Duration::from_secs(30), "the ready pod is 0/1", || {
+        s.must(&["get", "pod", "ready"]).contains("0/1")
+    });
+    let pod = s.get_json(&["pod", "ready"]);
+    let cond = pod["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap();
+    assert_eq!(cond["status"], "False", "{cond}");
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0);
+    wait_until(Duration::from_secs(30), "the endpoint is not ready", || {
+        let ep = s.get_json(&["endpoints", "ready"]);
+        ep["subsets"][0]["notReadyAddresses"].is_array() && ep["subsets"][0]["addresses"].is_null()
+    });
+    s.must(&["exec", "ready", "--", "touch", "/tmp/ready"]);
+    wait_until(
+        Duration::from_secs(30),
+        "the ready pod is 1/1 again",
+        || s.must(&["get", "pod", "ready"]).contains("1/1"),
+    );
+
+    // Startup: not started (so not ready) until the probe passes.
+    s.wait_pod_phase("slow", "Running");
+    let st = &s.get_json(&["pod", "slow"])["status"]["containerStatuses"][0];
+    assert_eq!(st["started"], false, "{st}");
+    assert_eq!(st["ready"], false, "{st}");
+    s.must(&["exec", "slow", "--", "touch", "/tmp/started"]);
+    wait_until(
+        Duration::from_secs(30),
+        "the slow container has started",
+        || {
+            let st = &s.get_json(&["pod", "slow"])["status"]["containerStatuses"][0];
+            st["started"] == true && st["ready"] == true
+        },
+    );
+}
+
+/// Security contexts and resources on real containers: runAsNonRoot against a root image
+/// (CreateContainerConfigError with upstream's message), runAsUser/runAsGroup/fsGroup, a
+/// read-only root filesystem, dropped capabilities and no_new_privs, the CPU quota and memory
+/// limit in the container's cgroup, and a memory hog OOMKilled.
+#[test]
+fn security_contexts_and_limits() {
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        ..Default::default()
+    });
+    wait_until(Duration::from_secs(90), "the node is Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
+    });
+    s.create(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+  - {name: nonroot, image: busybox, imagePullPolicy: IfNotPresent, command: [sleep, "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: locked}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, runAsNonRoot: true}
+  containers:
+  - name: locked
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command:
+    - sh
+    - -c
+    - |
+      echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"
+      touch /rootfs-write 2>&1 || true
+      grep -E '^(CapEff|NoNewPrivs)' /proc/self/status
+      cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes
+    securityContext:
+      readOnlyRootFilesystem: true
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [ALL]}
+    resources:
+      limits: {cpu: 500m, memory: 64Mi}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [tail, /dev/zero]
+    resources:
+      limits: {memory: 32Mi}
+"#,
+    );
+    s.wait_event(
+        "nonroot",
+        "Failed",
+        "Error: container has runAsNonRoot and image will run as root (pod: \"nonroot_default(",
+    );
+    let st = &s.get_json(&["pod", "nonroot"])["status"]["containerStatuses"][0]["state"];
+    assert_eq!(
+        st["waiting"]["reason"], "CreateContainerConfigError",
+        "{st}"
+    );
+
+    s.wait_pod_phase("locked", "Succeeded");
+    let log = s.must(&["logs", "locked"]);
+    assert!(log.contains("uid=1000 gid=3000 groups=3000 2000"), "{log}");
+    assert!(log.contains("Read-only file system"), "{log}");
+    assert!(log.contains("CapEff:\t0000000000000000"), "{log}");
+    assert!(log.contains("NoNewPrivs:\t1"), "{log}");
+    assert!(log.contains("\n50000\n67108864"), "{log}");
+
+    wait_until(Duration::from_secs(60), "the hog is OOMKilled", || {
+        let st = &s.get_json(&["pod", "hog"])["status"]["containerStatuses"][0]["state"];
+        st["terminated"]["reason"] == "OOMKilled"
+    });
+    let pod = s.get_json(&["pod", "hog"]);
+    assert_eq!(pod["status"]["phase"], "Failed");
+    assert_eq!(pod["status"]["qosClass"], "Burstable");
+}
+
+/// Static pods from the manifests directory appear as mirror pods `<name>-<node>`, restart
+/// when the manifest changes and go when it is removed; `rkube crictl` shows the node's
+/// containers, pods and images, their logs, stats and details, and runs commands in them.
+#[test]
+fn static_pods_and_crictl() {
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        ..Default::default()
+    });
+    wait_until(Duration::from_secs(90), "the node is Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
+    });
+    let node = s.must(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let manifest = |msg: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-web\n  labels: {{tier: static}}\n\
+             spec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: web\n    image: busybox\n    \
+             imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'echo {msg}; exec sleep 3600']\n"
+        )
+    };
+    let dir = s.data_dir.join("manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("static-web.yaml"), manifest("first")).unwrap();
+    let mirror = format!("static-web-{node}");
+    wait_until(Duration::from_secs(60), "the mirror pod exists", || {
+        s.kc().exists(&["pod", &mirror])
+    });
+    let pod = s.wait_pod_phase(&mirror, "Running");
+    assert_eq!(pod["spec"]["nodeName"], node.as_str());
+    assert_eq!(
+        pod["metadata"]["annotations"]["kubernetes.io/config.source"],
+        "file"
+    );
+    assert!(pod["metadata"]["annotations"]["kubernetes.io/config.mirror"].is_string());
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "Node");
+    wait_until(Duration::from_secs(30), "the static pod logs", || {
+        s.must(&["logs", &mirror]).contains("first")
+    });
+
+    // rkube crictl against the node's containerd.
+    let crictl = |args: &[&str]| -> std::process::Output {
+        let mut cmd = std::process::Command::new(rkube_bin());
+        cmd.arg("crictl")
+            .arg("--data-dir")
+            .arg(&s.data_dir)
+            .args(args);
+        run_with_timeout(cmd, None, Duration::from_secs(30))
+    };
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let ps = crictl(&["ps"]);
+    assert!(ps.status.success(), "{ps:?}");
+    let row = text(&ps)
+        .lines()
+        .find(|l| l.contains(" web ") && l.contains(&mirror))
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no web container in\n{}", text(&ps)));
+    assert!(text(&ps).starts_with("CONTAINER"), "{}", text(&ps));
+    assert!(row.contains("Running"), "{row}");
+    let id = row.split_whitespace().next().unwrap().to_string();
+    let pods = text(&crictl(&["pods"]));
+    assert!(pods.contains(&mirror) && pods.contains("Ready"), "{pods}");
+    let images = text(&crictl(&["images"]));
+    assert!(images.contains("busybox"), "{images}");
+    let out = crictl(&["exec", &id, "sh", "-c", "echo hi; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(text(&out), "hi\n");
+    assert_eq!(text(&crictl(&["logs", &id])), "first\n");
+    let inspect: serde_json::Value =
+        serde_json::from_str(&text(&crictl(&["inspect", &id]))).unwrap();
+    assert_eq!(inspect["status"]["state"], "CONTAINER_RUNNING", "{inspect}");
+    assert_eq!(inspect["status"]["metadata"]["name"], "web");
+    let stats = text(&crictl(&["stats"]));
+    assert!(stats.contains(" web "), "{stats}");
+    let info: serde_json::Value = serde_json::from_str(&text(&crictl(&["info"]))).unwrap();
+    assert_eq!(info["runtimeName"], "containerd", "{info}");
+    let err = crictl(&["inspect", "nope"]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("container \"nope\" not found"));
+
+    // Editing the manifest replaces the pod; removing it removes the pod.
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    std::fs::write(dir.join("static-web.yaml"), manifest("second")).unwrap();
+    wait_until(
+        Duration::from_secs(60),
+        "the edited static pod runs",
+        || {
+            let p = s.get_json(&["pods"]);
+            p["items"].as_array().unwrap().iter().any(|p| {
+                p["metadata"]["name"] == mirror.as_str()
+                    && p["metadata"]["uid"] != uid.as_str()
+                    && p["status"]["phase"] == "Running"
+            })
+        },
+    );
+    wait_until(Duration::from_secs(30), "the new static pod logs", || {
+        s.must(&["logs", &mirror]).contains("second")
+    });
+    std::fs::remove_file(dir.join("static-web.yaml")).unwrap();
+    wait_until(Duration::from_secs(60), "the static pod is gone", || {
+        !s.kc().exists(&["pod", &mirror])
+    });
+}

@@ -44,6 +44,8 @@ pub struct AgentConfig {
     pub builtin_images: bool,
     /// Lease renewal period (10 s upstream).
     pub heartbeat: Duration,
+    /// Static pod manifests (`None`: no static pods).
+    pub static_pod_path: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -62,6 +64,7 @@ impl AgentConfig {
             cluster_domain: "cluster.local".into(),
             builtin_images: true,
             heartbeat: Duration::from_secs(10),
+            static_pod_path: None,
         }
     }
 
@@ -208,6 +211,7 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
         },
     )));
     let events = rkube_client::events::Recorder::new(client.clone(), "kubelet", &cfg.node_name);
+    let client_for_static = client.clone();
     let shared = Arc::new(pod::Shared {
         client,
         runtime: runtime.clone(),
@@ -227,6 +231,13 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
         events,
     });
     tasks.push(tokio::spawn(pod::run(shared)));
+    if let Some(dir) = cfg.static_pod_path.clone() {
+        tasks.push(tokio::spawn(crate::static_pods::run(
+            client_for_static,
+            cfg.node_name.clone(),
+            dir,
+        )));
+    }
     Ok(Agent {
         containerd,
         tasks,

@@ -2,7 +2,8 @@
 //! ([`containerd`]), talks CRI to it ([`runtime`]), imports offline images ([`images`]),
 //! registers the node ([`node`]), writes the pod network config ([`cni`]) and runs the pods
 //! bound to the node ([`pod`]), and finds the runtime's streaming URLs for exec, attach and
-//! port-forward ([`streams`]). [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
+//! port-forward ([`streams`]); static pods from a manifests directory become mirror pods
+//! ([`static_pods`]). [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
 //! without containers, for scheduler and controller tests and benchmarks at scale.
 
 pub mod agent;
@@ -14,4 +15,5 @@ pub mod images;
 pub mod node;
 pub mod pod;
 pub mod runtime;
+pub mod static_pods;
 pub mod streams;

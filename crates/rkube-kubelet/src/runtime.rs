@@ -67,6 +67,8 @@ pub trait ContainerRuntime: Send + Sync {
     async fn attach(&self, req: cri::AttachRequest) -> Result<String>;
     /// The runtime's streaming URL for port forwarding into a sandbox.
     async fn port_forward(&self, sandbox_id: &str, ports: Vec<i32>) -> Result<String>;
+    /// CPU, memory and filesystem use of every container.
+    async fn container_stats(&self) -> Result<Vec<cri::ContainerStats>>;
 }
 
 /// A CRI v1 runtime reached over gRPC on a unix socket.
@@ -389,5 +391,15 @@ impl ContainerRuntime for CriRuntime {
             .await
             .map_err(cri_err("PortForward"))?;
         Ok(r.into_inner().url)
+    }
+
+    async fn container_stats(&self) -> Result<Vec<cri::ContainerStats>> {
+        let r = self
+            .runtime
+            .clone()
+            .list_container_stats(cri::ListContainerStatsRequest { filter: None })
+            .await
+            .map_err(cri_err("ListContainerStats"))?;
+        Ok(r.into_inner().stats)
     }
 }

@@ -2,6 +2,7 @@
 //! process lifecycle; the work happens in the library crates.
 
 mod agent;
+mod crictl;
 mod datadir;
 mod fakeopts;
 mod kubeconfig;
@@ -34,6 +35,9 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Import or list the node's container images (offline installs)
     Image(tools::ImageArgs),
+    /// Node-level debugging against the node's CRI socket (ps, pods, images, inspect, logs,
+    /// exec, stats, info), like crictl
+    Crictl(crictl::CrictlArgs),
     /// Service proxy maintenance: `rkube proxy --cleanup` removes its nftables rules
     Proxy(tools::ProxyArgs),
     /// Print the rkube version and the Kubernetes version it serves
@@ -63,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Server(args) => server::run(*args),
         Command::Agent(args) => agent::run(args),
         Command::Image(args) => tools::image(args),
+        Command::Crictl(args) => crictl::run(args),
         Command::Proxy(args) => tools::proxy(args),
     };
     match result {

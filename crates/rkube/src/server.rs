@@ -56,6 +56,9 @@ pub struct ServerArgs {
     /// Use this CRI runtime (unix:///path.sock) instead of starting containerd
     #[arg(long)]
     container_runtime_endpoint: Option<String>,
+    /// Run the Pod manifests in this directory as static pods (default: DATA_DIR/manifests)
+    #[arg(long)]
+    static_pod_path: Option<std::path::PathBuf>,
     /// Do not run the scheduler
     #[arg(long)]
     disable_scheduler: bool,
@@ -278,6 +281,10 @@ async fn serve(args: ServerArgs) -> Result<()> {
                 cluster_cidr: &args.cluster_cidr,
                 service_cidr: &args.service_cidr,
                 container_runtime_endpoint: args.container_runtime_endpoint.clone(),
+                static_pod_path: args
+                    .static_pod_path
+                    .clone()
+                    .unwrap_or_else(|| dir.path.join("manifests")),
             },
         )
         .await?;

@@ -7,6 +7,8 @@
 //! environment in [`env`].
 
 pub mod env;
+pub mod probes;
+pub mod security;
 pub mod status;
 pub mod sync;
 pub mod volumes;

@@ -104,10 +104,11 @@ enum Standing {
 fn container_status(
     c: &Container,
     rt: &RuntimePod,
-    waiting: &Waiting,
+    ctx: &StatusContext,
     runtime: &str,
     default_reason: &str,
 ) -> (Value, Standing) {
+    let waiting = &ctx.waiting;
     let attempts = rt.attempts(&c.name);
     let latest = attempts.first().copied();
     let image = c.image.clone().unwrap_or_default();
@@ -125,8 +126,13 @@ fn container_status(
     let override_waiting = waiting.get(&c.name);
     let (state, standing) = match (latest, override_waiting) {
         (Some(l), _) if l.state == "running" => {
-            s["ready"] = json!(true);
-            s["started"] = json!(true);
+            // Probes decide once they have a say; without probes a running container is both.
+            let (started, ready) = ctx.probes.get(&l.id).copied().unwrap_or((
+                c.startup_probe.is_none(),
+                c.startup_probe.is_none() && c.readiness_probe.is_none(),
+            ));
+            s["ready"] = json!(ready);
+            s["started"] = json!(started);
             let started = rfc3339(l.started_at).unwrap_or_default();
             (
                 json!({"running": {"startedAt": started}}),
@@ -221,6 +227,8 @@ pub struct StatusContext {
     pub waiting: Waiting,
     /// When the kubelet first saw the pod (startTime).
     pub start_time: String,
+    /// What the probes say, by container id: (started, ready).
+    pub probes: BTreeMap<String, (bool, bool)>,
 }
 
 /// The status to report for `pod`.
@@ -238,7 +246,7 @@ pub fn pod_status(pod: &Pod, rt: &RuntimePod, ctx: &StatusContext) -> Value {
     let mut init_done = true;
     let mut init_failed = false;
     for c in &inits {
-        let (mut s, standing) = container_status(c, rt, &ctx.waiting, runtime, "PodInitializing");
+        let (mut s, standing) = container_status(c, rt, ctx, runtime, "PodInitializing");
         match standing {
             Standing::Stopped(0) => s["ready"] = json!(true),
             Standing::Stopped(_) if policy == "Never" => {
@@ -268,7 +276,7 @@ pub fn pod_status(pod: &Pod, rt: &RuntimePod, ctx: &StatusContext) -> Value {
     let mut standings = Vec::new();
     let mut statuses = Vec::new();
     for c in &spec.containers {
-        let (s, standing) = container_status(c, rt, &ctx.waiting, runtime, default_reason);
+        let (s, standing) = container_status(c, rt, ctx, runtime, default_reason);
         statuses.push(s);
         standings.push(standing);
     }

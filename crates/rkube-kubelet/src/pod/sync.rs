@@ -30,6 +30,8 @@ pub struct WorkerState {
     reported: Option<String>,
     /// The last FailedMount message (recorded once until it changes).
     failed_mount: Option<String>,
+    /// Probe state of the running containers.
+    probes: super::probes::ProbeStates,
 }
 
 /// The result of a sync.
@@ -161,11 +163,17 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
             }
         }
     };
+    run_probes(sh, st, pod, &rt, &mut wake).await;
     let ctx = StatusContext {
         runtime_name: sh.runtime_name.clone(),
         host_ip: sh.cfg.node_ip.clone(),
         waiting: st.waiting.clone(),
         start_time: st.start_time.clone().unwrap_or_default(),
+        probes: st
+            .probes
+            .iter()
+            .map(|(id, p)| (id.clone(), (p.started, p.ready)))
+            .collect(),
     };
     let status = pod_status(pod, &rt, &ctx);
     if matches!(status["phase"].as_str(), Some("Succeeded" | "Failed")) {
@@ -173,6 +181,62 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
     }
     report(sh, st, pod, status).await;
     Outcome { done: false, wake }
+}
+
+/// Runs the due probes of the pod's running containers and acts on them: `Unhealthy` events,
+/// and a kill (in the background, with its grace period) after a failed liveness or startup
+/// probe.
+async fn run_probes(
+    sh: &Shared,
+    st: &mut WorkerState,
+    pod: &Pod,
+    rt: &RuntimePod,
+    wake: &mut Option<Duration>,
+) {
+    use super::probes::{run_due, Action, Target};
+    let spec = pod.spec.clone().unwrap_or_default();
+    let targets: Vec<Target> = spec
+        .containers
+        .iter()
+        .filter_map(|c| {
+            let l = rt.latest(&c.name).filter(|l| l.state == "running")?;
+            Some(Target {
+                container: c,
+                id: &l.id,
+                started_at: l.started_at,
+            })
+        })
+        .collect();
+    let pod_ip = rt.ips.first().cloned().unwrap_or_default();
+    let runtime = sh.runtime.clone();
+    let exec = move |id: String, cmd: Vec<String>, timeout: Duration| {
+        let runtime = runtime.clone();
+        async move {
+            match runtime.exec_sync(&id, cmd, timeout).await {
+                Ok((out, err, code)) => {
+                    let mut text = String::from_utf8_lossy(&out).into_owned();
+                    text.push_str(&String::from_utf8_lossy(&err));
+                    Ok((text, code))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    let actions = run_due(pod, &pod_ip, &targets, &mut st.probes, wake, exec).await;
+    for a in actions {
+        match a {
+            Action::Unhealthy(msg) => sh.event(pod, EventType::Warning, "Unhealthy", &msg),
+            Action::Kill { id, message, grace } => {
+                sh.event(pod, EventType::Normal, "Killing", &message);
+                let runtime = sh.runtime.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = runtime.stop_container(&id, grace).await {
+                        tracing::warn!(container = %id, "failed to stop container: {e:#}");
+                    }
+                });
+            }
+        }
+    }
 }
 
 async fn report(sh: &Shared, st: &mut WorkerState, pod: &Pod, status: serde_json::Value) {
@@ -587,6 +651,13 @@ impl Run<'_> {
                 return;
             }
         };
+        if let Ok(Some(img)) = self.sh.runtime.image_status(&image).await {
+            let uid = img.uid.as_ref().map(|u| u.value);
+            if let Err(msg) = super::security::check_non_root(self.pod, c, uid, &img.username) {
+                self.fail(st, c, "CreateContainerConfigError", msg);
+                return;
+            }
+        }
         let env = match container_env(
             &self.sh.client,
             self.pod,
@@ -773,10 +844,6 @@ impl Run<'_> {
             "io.kubernetes.container.restartCount".to_string(),
             attempt.to_string(),
         );
-        let sc = c.security_context.clone().unwrap_or_default();
-        let psc = spec.security_context.clone().unwrap_or_default();
-        let run_as_user = sc.run_as_user.or(psc.run_as_user);
-        let run_as_group = sc.run_as_group.or(psc.run_as_group);
         cri::ContainerConfig {
             metadata: Some(cri::ContainerMetadata {
                 name: c.name.clone(),
@@ -806,20 +873,19 @@ impl Run<'_> {
             stdin_once: c.stdin_once == Some(true),
             tty: c.tty == Some(true),
             linux: Some(cri::LinuxContainerConfig {
-                resources: None,
-                security_context: Some(cri::LinuxContainerSecurityContext {
-                    privileged: sc.privileged == Some(true),
-                    namespace_options: self
-                        .sandbox
+                resources: Some(super::security::resources(
+                    c,
+                    super::status::qos_class(&spec),
+                )),
+                security_context: Some(super::security::security_context(
+                    &spec,
+                    c,
+                    self.sandbox
                         .linux
                         .as_ref()
                         .and_then(|l| l.security_context.as_ref())
                         .and_then(|s| s.namespace_options.clone()),
-                    run_as_user: run_as_user.map(|value| cri::Int64Value { value }),
-                    run_as_group: run_as_group.map(|value| cri::Int64Value { value }),
-                    readonly_rootfs: sc.read_only_root_filesystem == Some(true),
-                    ..Default::default()
-                }),
+                )),
             }),
             ..Default::default()
         }
