@@ -12,7 +12,8 @@ PORT ?= 6443
 SERVER_ARGS ?=
 
 APT_PACKAGES := etcd-server etcd-client protobuf-compiler curl openssl \
-  containerd runc containernetworking-plugins busybox-static nftables iproute2
+  containerd runc containernetworking-plugins busybox-static nftables iproute2 \
+  docker-registry skopeo
 
 .PHONY: all deps build build-release run test e2e clippy fmt clean
 

@@ -1304,3 +1304,105 @@ fn process_table() -> Vec<Proc> {
     }
     out
 }
+
+// ---------------------------------------------------------------------------------------------
+// A local image registry (Debian's `docker-registry`, the CNCF distribution registry)
+
+/// A `docker-registry` on 127.0.0.1 with its own config and storage in a temp dir, with
+/// htpasswd auth when credentials are given; killed on drop.
+pub struct Registry {
+    pub port: u16,
+    pub creds: Option<(String, String)>,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Registry {
+    /// Starts a registry and waits until it answers `/v2/`.
+    pub fn start(creds: Option<(&str, &str)>) -> Registry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut auth = String::new();
+        if let Some((user, pass)) = creds {
+            // bcrypt, which the registry's htpasswd wants, through the system's crypt(3).
+            let out = Command::new("python3")
+                .args([
+                    "-c",
+                    "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                    pass,
+                ])
+                .output()
+                .expect("run python3 for a bcrypt hash");
+            assert!(out.status.success(), "bcrypt: {out:?}");
+            let hash = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            fs::write(dir.path().join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: rkube-e2e\n    path: {}\n",
+                dir.path().join("htpasswd").display()
+            );
+        }
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{auth}",
+            dir.path().join("data").display()
+        );
+        let cfg = dir.path().join("config.yml");
+        fs::write(&cfg, config).unwrap();
+        let log = fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry (Debian package docker-registry)");
+        let reg = Registry {
+            port,
+            creds: creds.map(|(u, p)| (u.to_string(), p.to_string())),
+            child,
+            dir,
+        };
+        wait_until(WAIT, "the registry answers", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        reg
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Builds a busybox-based image with `rkube image build` and pushes it as `repo` (e.g.
+    /// `test/sleeper:1.0`); returns the full reference.
+    pub fn push_built(&self, repo: &str, build_args: &[&str]) -> String {
+        let tar = self
+            .dir
+            .path()
+            .join(format!("{}.tar", repo.replace(['/', ':'], "_")));
+        let reference = format!("{}/{repo}", self.host());
+        let mut build = Command::new(rkube_bin());
+        build
+            .args(["image", "build", "--name", &reference])
+            .args(build_args)
+            .arg(&tar);
+        let out = run_with_timeout(build, None, Duration::from_secs(60));
+        assert!(out.status.success(), "rkube image build: {out:?}");
+        let mut push = Command::new("skopeo");
+        push.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+        if let Some((u, p)) = &self.creds {
+            push.arg("--dest-creds").arg(format!("{u}:{p}"));
+        }
+        push.arg(format!("oci-archive:{}", tar.display()))
+            .arg(format!("docker://{reference}"));
+        let out = run_with_timeout(push, None, Duration::from_secs(60));
+        assert!(out.status.success(), "skopeo copy: {out:?}");
+        reference
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

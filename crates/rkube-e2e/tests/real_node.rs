@@ -811,3 +811,193 @@ fn static_pods_and_crictl() {
         !s.kc().exists(&["pod", &mirror])
     });
 }
+
+/// Images from local registries (Debian's docker-registry, images built by `rkube image
+/// build` and pushed with skopeo): a registry mirror with credentials from
+/// `--registry-config`, a private plain-HTTP registry reached with imagePullSecrets (on the pod
+/// and through the ServiceAccount), and the seeds' ubuntu-sleeper (ENTRYPOINT vs command,
+/// CMD vs args) and APP_COLOR web app.
+#[test]
+fn registries_pull_secrets_and_entrypoints() {
+    let mirror = Registry::start(Some(("mirror-user", "mirror-pass")));
+    let private = Registry::start(Some(("alice", "s3cret")));
+    mirror.push_built(
+        "demo/ubuntu-sleeper:1.0",
+        &["--entrypoint", "sleep", "--cmd", "5"],
+    );
+    mirror.push_built(
+        "demo/webapp:1.0",
+        &[
+            "--env",
+            "APP_COLOR=blue",
+            "--entrypoint",
+            "sh",
+            "--entrypoint",
+            "-c",
+            "--entrypoint",
+            "mkdir -p /www && echo \"color: $APP_COLOR\" > /www/index.html && exec httpd -f -p 8080 -h /www",
+        ],
+    );
+    let secret_image = private.push_built("team/app:2.0", &["--cmd", "sleep", "--cmd", "3600"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("registries.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "mirrors:\n  registry.example:\n    endpoint: [\"http://{m}\"]\n  \"{p}\":\n    endpoint: [\"http://{p}\"]\n\
+             configs:\n  \"{m}\":\n    auth: {{username: mirror-user, password: mirror-pass}}\n",
+            m = mirror.host(),
+            p = private.host()
+        ),
+    )
+    .unwrap();
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        extra_args: vec!["--registry-config".into(), config.display().to_string()],
+        ..Default::default()
+    });
+    wait_until(Duration::from_secs(90), "the node is Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
+    });
+    // The seeds' ubuntu-sleeper, through the mirror: CMD by default, args replace CMD,
+    // command replaces ENTRYPOINT.
+    s.create(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper}
+spec:
+  restartPolicy: Never
+  containers: [{name: s, image: registry.example/demo/ubuntu-sleeper:1.0}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper-args}
+spec:
+  restartPolicy: Never
+  containers: [{name: s, image: registry.example/demo/ubuntu-sleeper:1.0, args: ["1"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sleeper-cmd}
+spec:
+  restartPolicy: Never
+  containers: [{name: s, image: registry.example/demo/ubuntu-sleeper:1.0, command: [sh, -c], args: ["echo overridden; sleep 1"]}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: webapp}
+spec:
+  containers:
+  - name: web
+    image: registry.example/demo/webapp:1.0
+    env: [{name: APP_COLOR, value: green}]
+"#,
+    );
+    let ran_for = |pod: &str| {
+        let p = s.wait_pod_phase(pod, "Succeeded");
+        let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+        let secs = |k: &str| {
+            chrono::DateTime::parse_from_rfc3339(t[k].as_str().unwrap())
+                .unwrap()
+                .timestamp()
+        };
+        secs("finishedAt") - secs("startedAt")
+    };
+    let long = ran_for("sleeper");
+    assert!((4..=7).contains(&long), "sleep 5 ran {long}s");
+    let short = ran_for("sleeper-args");
+    assert!(short <= 2, "sleep 1 ran {short}s");
+    ran_for("sleeper-cmd");
+    assert_eq!(s.must(&["logs", "sleeper-cmd"]), "overridden\n");
+    let web = s.wait_pod_phase("webapp", "Running");
+    let ip = web["status"]["podIP"].as_str().unwrap().to_string();
+    wait_until(
+        Duration::from_secs(30),
+        "the web app answers with its color",
+        || {
+            let mut c = std::process::Command::new("curl");
+            c.args(["-s", "--max-time", "2"])
+                .arg(format!("http://{ip}:8080/index.html"));
+            String::from_utf8_lossy(&run_with_timeout(c, None, Duration::from_secs(10)).stdout)
+                == "color: green\n"
+        },
+    );
+    let events = s.must(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=webapp",
+    ]);
+    assert!(events.contains("Successfully pulled image"), "{events}");
+
+    // A private registry: no credentials, no image.
+    s.must(&["run", "nocreds", &format!("--image={secret_image}")]);
+    let msg = s.wait_event("nocreds", "Failed", "failed to pull image");
+    assert!(msg.contains(&secret_image), "{msg}");
+    wait_until(Duration::from_secs(60), "nocreds backs off", || {
+        let st = &s.get_json(&["pod", "nocreds"])["status"]["containerStatuses"][0]["state"];
+        matches!(
+            st["waiting"]["reason"].as_str(),
+            Some("ErrImagePull" | "ImagePullBackOff")
+        )
+    });
+    // imagePullSecrets on the pod.
+    s.must(&[
+        "create",
+        "secret",
+        "docker-registry",
+        "regcred",
+        &format!("--docker-server={}", private.host()),
+        "--docker-username=alice",
+        "--docker-password=s3cret",
+    ]);
+    s.must(&[
+        "run",
+        "withcreds",
+        &format!("--image={secret_image}"),
+        "--overrides",
+        r#"{"spec":{"imagePullSecrets":[{"name":"regcred"}]}}"#,
+    ]);
+    s.wait_pod_phase("withcreds", "Running");
+    // And through the namespace's default ServiceAccount.
+    s.must(&["create", "namespace", "team"]);
+    s.must(&[
+        "-n",
+        "team",
+        "create",
+        "secret",
+        "docker-registry",
+        "regcred",
+        &format!("--docker-server={}", private.host()),
+        "--docker-username=alice",
+        "--docker-password=s3cret",
+    ]);
+    wait_until(
+        Duration::from_secs(30),
+        "the default ServiceAccount exists",
+        || s.kc().exists(&["-n", "team", "serviceaccount", "default"]),
+    );
+    s.must(&[
+        "-n",
+        "team",
+        "patch",
+        "serviceaccount",
+        "default",
+        "-p",
+        r#"{"imagePullSecrets":[{"name":"regcred"}]}"#,
+    ]);
+    s.must(&[
+        "-n",
+        "team",
+        "run",
+        "viasa",
+        &format!("--image={secret_image}"),
+    ]);
+    wait_until(
+        Duration::from_secs(60),
+        "the pod pulled with the ServiceAccount's secret",
+        || s.get_json(&["-n", "team", "pod", "viasa"])["status"]["phase"] == "Running",
+    );
+}

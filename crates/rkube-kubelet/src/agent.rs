@@ -46,6 +46,9 @@ pub struct AgentConfig {
     pub heartbeat: Duration,
     /// Static pod manifests (`None`: no static pods).
     pub static_pod_path: Option<PathBuf>,
+    /// k3s-style `registries.yaml` (mirrors, endpoints, TLS, auth) for the supervised
+    /// containerd.
+    pub registry_config: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -65,6 +68,7 @@ impl AgentConfig {
             builtin_images: true,
             heartbeat: Duration::from_secs(10),
             static_pod_path: None,
+            registry_config: None,
         }
     }
 
@@ -155,7 +159,14 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
                 .unwrap_or_else(|| PathBuf::from("/etc/cni/net.d")),
         ),
         None => {
-            let c = Containerd::start(ContainerdConfig::new(&agent_dir)?).await?;
+            let mut cc = ContainerdConfig::new(&agent_dir)?;
+            let registries = match &cfg.registry_config {
+                Some(p) => crate::registries::load(p)?,
+                None => Default::default(),
+            };
+            cc.registry =
+                crate::registries::render(&registries, &agent_dir.join("containerd/certs.d"))?;
+            let c = Containerd::start(cc).await?;
             let ep = c.endpoint();
             let conf = c.config().cni_conf_dir.clone();
             (Some(c), ep, conf)

@@ -26,6 +26,8 @@ pub struct ContainerdConfig {
     pub cni_bin_dir: PathBuf,
     /// The sandbox image.
     pub sandbox_image: String,
+    /// The CRI registry section (see [`crate::registries::render`]); empty for none.
+    pub registry: String,
 }
 
 impl ContainerdConfig {
@@ -36,6 +38,7 @@ impl ContainerdConfig {
             cni_conf_dir: agent_dir.join("etc/cni/net.d"),
             cni_bin_dir: find_cni_bin_dir()?,
             sandbox_image: PAUSE_IMAGE.into(),
+            registry: String::new(),
         })
     }
 
@@ -94,7 +97,8 @@ state = {state}
 [plugins."io.containerd.grpc.v1.cri".cni]
   bin_dir = {cni_bin}
   conf_dir = {cni_conf}
-"#,
+
+{registry}"#,
             root = q(&d.join("root")),
             state = q(&d.join("state")),
             sock = q(&self.socket()),
@@ -104,6 +108,7 @@ state = {state}
             runc_root = q(&d.join("state/runc")),
             cni_bin = q(&self.cni_bin_dir),
             cni_conf = q(&self.cni_conf_dir),
+            registry = self.registry,
         )
     }
 }
@@ -323,8 +328,10 @@ mod tests {
             cni_conf_dir: "/var/lib/rkube/agent/etc/cni/net.d".into(),
             cni_bin_dir: "/usr/lib/cni".into(),
             sandbox_image: PAUSE_IMAGE.into(),
+            registry: "[plugins.\"io.containerd.grpc.v1.cri\".registry]\n".into(),
         };
         let text = cfg.render();
+        assert!(text.ends_with("[plugins.\"io.containerd.grpc.v1.cri\".registry]\n"));
         assert!(text.contains(r#"address = "/var/lib/rkube/agent/containerd/containerd.sock""#));
         assert!(text.contains("SystemdCgroup = false"));
         assert!(text.contains(r#"bin_dir = "/usr/lib/cni""#));

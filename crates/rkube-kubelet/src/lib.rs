@@ -1,6 +1,6 @@
 //! The rkube node agent. [`agent`] is the real kubelet: it supervises containerd
 //! ([`containerd`]), talks CRI to it ([`runtime`]), imports offline images ([`images`]),
-//! registers the node ([`node`]), writes the pod network config ([`cni`]) and runs the pods
+//! private registries and pull secrets ([`registries`]), registers the node ([`node`]), writes the pod network config ([`cni`]) and runs the pods
 //! bound to the node ([`pod`]), and finds the runtime's streaming URLs for exec, attach and
 //! port-forward ([`streams`]); static pods from a manifests directory become mirror pods
 //! ([`static_pods`]). [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
@@ -14,6 +14,7 @@ pub mod fake;
 pub mod images;
 pub mod node;
 pub mod pod;
+pub mod registries;
 pub mod runtime;
 pub mod static_pods;
 pub mod streams;

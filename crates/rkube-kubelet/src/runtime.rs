@@ -51,7 +51,7 @@ pub trait ContainerRuntime: Send + Sync {
     /// The local image `image` refers to, if any.
     async fn image_status(&self, image: &str) -> Result<Option<cri::Image>>;
     /// Pulls an image and returns its reference.
-    async fn pull_image(&self, image: &str) -> Result<String>;
+    async fn pull_image(&self, image: &str, auth: Option<cri::AuthConfig>) -> Result<String>;
     /// Every local image.
     async fn list_images(&self) -> Result<Vec<cri::Image>>;
     /// Runs a command in a container to completion: stdout, stderr, exit code.
@@ -311,7 +311,7 @@ impl ContainerRuntime for CriRuntime {
         Ok(r.into_inner().image)
     }
 
-    async fn pull_image(&self, image: &str) -> Result<String> {
+    async fn pull_image(&self, image: &str, auth: Option<cri::AuthConfig>) -> Result<String> {
         let r = self
             .images
             .clone()
@@ -320,7 +320,7 @@ impl ContainerRuntime for CriRuntime {
                     image: image.into(),
                     ..Default::default()
                 }),
-                auth: None,
+                auth,
                 sandbox_config: None,
             })
             .await

@@ -27,6 +27,7 @@ pub struct Options<'a> {
     pub service_cidr: &'a str,
     pub container_runtime_endpoint: Option<String>,
     pub static_pod_path: std::path::PathBuf,
+    pub registry_config: Option<std::path::PathBuf>,
 }
 
 /// The `n`th address of an IPv4 CIDR (`10.43.0.0/16`, 10 → 10.43.0.10).
@@ -118,6 +119,7 @@ pub async fn start(
     kc.control_plane = true;
     kc.container_runtime_endpoint = o.container_runtime_endpoint;
     kc.static_pod_path = Some(o.static_pod_path);
+    kc.registry_config = o.registry_config;
     kc.cluster_dns = vec![dns_ip.to_string()];
     let kubelet = rkube_kubelet::agent::start(client, kc)
         .await

@@ -59,6 +59,10 @@ pub struct ServerArgs {
     /// Run the Pod manifests in this directory as static pods (default: DATA_DIR/manifests)
     #[arg(long)]
     static_pod_path: Option<std::path::PathBuf>,
+    /// k3s-style registries.yaml: registry mirrors and endpoints (http:// for plain-HTTP
+    /// registries), TLS settings and credentials, for the node's containerd
+    #[arg(long)]
+    registry_config: Option<std::path::PathBuf>,
     /// Do not run the scheduler
     #[arg(long)]
     disable_scheduler: bool,
@@ -281,6 +285,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
                 cluster_cidr: &args.cluster_cidr,
                 service_cidr: &args.service_cidr,
                 container_runtime_endpoint: args.container_runtime_endpoint.clone(),
+                registry_config: args.registry_config.clone(),
                 static_pod_path: args
                     .static_pod_path
                     .clone()

@@ -26,6 +26,24 @@ enum ImageCmd {
     },
     /// List the node's images
     Ls,
+    /// Build a small OCI image (an OCI-layout tarball) from Debian's busybox-static, offline:
+    /// for tests and air-gapped clusters (push it with skopeo, or put it in the images folder)
+    Build {
+        /// Image reference, e.g. `registry.example/demo/sleeper:1.0`
+        #[arg(long)]
+        name: String,
+        /// ENTRYPOINT, one argument per flag
+        #[arg(long = "entrypoint", allow_hyphen_values = true)]
+        entrypoint: Vec<String>,
+        /// CMD, one argument per flag (default: sh)
+        #[arg(long = "cmd", allow_hyphen_values = true)]
+        cmd: Vec<String>,
+        /// Environment, KEY=value, one per flag
+        #[arg(long = "env")]
+        env: Vec<String>,
+        /// Where to write the tarball
+        output: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -47,8 +65,33 @@ pub fn image(args: ImageArgs) -> Result<()> {
         .container_runtime_endpoint
         .clone()
         .unwrap_or_else(|| rkube_kubelet::agent::default_endpoint(&args.data_dir));
+    if let ImageCmd::Build {
+        name,
+        entrypoint,
+        cmd,
+        env,
+        output,
+    } = &args.cmd
+    {
+        let busybox = rkube_kubelet::images::find_busybox().context("find busybox")?;
+        let image = rkube_kubelet::images::BusyboxImage {
+            name: name.clone(),
+            entrypoint: entrypoint.clone(),
+            cmd: if cmd.is_empty() && entrypoint.is_empty() {
+                vec!["sh".into()]
+            } else {
+                cmd.clone()
+            },
+            env: env.clone(),
+        };
+        rkube_kubelet::images::build_busybox_image(&busybox, &image, output)
+            .with_context(|| format!("build {}", output.display()))?;
+        println!("wrote {name} to {}", output.display());
+        return Ok(());
+    }
     runtime()?.block_on(async {
         match args.cmd {
+            ImageCmd::Build { .. } => unreachable!("handled above"),
             ImageCmd::Import { files } => {
                 rkube_kubelet::agent::import_images(&endpoint, &files)
                     .await

@@ -722,6 +722,41 @@ impl Run<'_> {
         }
     }
 
+    /// The pod's imagePullSecrets (and its ServiceAccount's) that hold credentials for `image`.
+    async fn pull_credentials(&self, image: &str) -> Vec<cri::AuthConfig> {
+        use super::volumes::VolumeSource;
+        let ns = self.pod.metadata.namespace.as_deref().unwrap_or("default");
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        let mut names: Vec<String> = spec
+            .image_pull_secrets
+            .iter()
+            .flatten()
+            .map(|r| r.name.clone())
+            .collect();
+        let sa = spec
+            .service_account_name
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "default".into());
+        let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+            Api::namespaced(self.sh.client.clone(), ns);
+        if let Ok(Some(sa)) = sas.get_opt(&sa).await {
+            for r in sa.image_pull_secrets.iter().flatten() {
+                if !names.contains(&r.name) {
+                    names.push(r.name.clone());
+                }
+            }
+        }
+        let mut datas = Vec::new();
+        for n in names {
+            match self.sh.client.secret(ns, &n).await {
+                Ok(Some(d)) => datas.push(d),
+                _ => tracing::debug!(secret = %n, "image pull secret not found"),
+            }
+        }
+        crate::registries::credentials(image, &datas)
+    }
+
     /// Container `c` cannot start: its waiting reason, and a `Failed` event when it is new.
     fn fail(&self, st: &mut WorkerState, c: &Container, reason: &str, msg: String) {
         let new = st.waiting.get(&c.name) != Some(&(reason.to_string(), msg.clone()));
@@ -797,7 +832,22 @@ impl Run<'_> {
             &format!("Pulling image \"{image}\""),
         );
         let started = std::time::Instant::now();
-        match self.sh.runtime.pull_image(&image).await {
+        let creds = self.pull_credentials(&image).await;
+        // Upstream tries every matching credential, then anonymously.
+        let mut result = None;
+        for auth in creds {
+            let r = self.sh.runtime.pull_image(&image, Some(auth)).await;
+            let ok = r.is_ok();
+            result = Some(r);
+            if ok {
+                break;
+            }
+        }
+        let result = match result {
+            Some(Ok(r)) => Ok(r),
+            _ => self.sh.runtime.pull_image(&image, None).await,
+        };
+        match result {
             Ok(r) => {
                 self.sh.event(
                     self.pod,
