@@ -59,6 +59,8 @@ pub struct Server {
     pub pod_logs: std::sync::OnceLock<Arc<dyn rest::logs::PodLogs>>,
     /// The local node agent's streaming endpoints, for `pods/exec|attach|portforward`.
     pub pod_streams: std::sync::OnceLock<Arc<dyn rest::streams::PodStreams>>,
+    /// The local kubelet's HTTP endpoints (`/stats/summary`, `/healthz`), for `nodes/proxy`.
+    pub node_proxy: std::sync::OnceLock<Arc<dyn rest::streams::NodeProxy>>,
     /// Cluster IP and node port allocation for Services (`rest::service`).
     pub services: Arc<rest::service::Allocators>,
 }
@@ -88,6 +90,7 @@ impl Server {
             ca_pem: std::sync::OnceLock::new(),
             pod_logs: std::sync::OnceLock::new(),
             pod_streams: std::sync::OnceLock::new(),
+            node_proxy: std::sync::OnceLock::new(),
             services: Arc::new(rest::service::Allocators::new(service_ranges)),
         });
         lifecycle::bootstrap(&srv).await?;
@@ -186,6 +189,9 @@ async fn route(srv: Arc<Server>, req: HttpRequest) -> Response {
         ["apis", g] if get => return discovery::group(g),
         ["apis", g, v] if get => return discovery::resource_list(g, v),
         _ => {}
+    }
+    if let ["api", "v1", "nodes", node, "proxy", rest @ ..] = segs.as_slice() {
+        return rest::streams::node_proxy(&srv, node, &rest.join("/")).await;
     }
     let Route::Resource(rp) = parse_path(&path) else {
         return ApiError::not_found_path().into_response();

@@ -788,6 +788,56 @@ fn static_pods_and_crictl() {
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("container \"nope\" not found"));
 
+    // The kubelet's Summary API through the API server's node proxy.
+    let summary: serde_json::Value = serde_json::from_str(&s.must(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/nodes/{node}/proxy/stats/summary"),
+    ]))
+    .unwrap();
+    assert_eq!(summary["node"]["nodeName"], node.as_str());
+    assert!(
+        summary["node"]["memory"]["workingSetBytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        summary["node"]["cpu"]["usageCoreNanoSeconds"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let pod_stats = summary["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["podRef"]["name"] == mirror.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("no stats for {mirror}: {summary}"));
+    assert_eq!(pod_stats["containers"][0]["name"], "web");
+    assert!(
+        pod_stats["containers"][0]["memory"]["workingSetBytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(
+        s.must(&[
+            "get",
+            "--raw",
+            &format!("/api/v1/nodes/{node}/proxy/healthz")
+        ]),
+        "ok"
+    );
+    let err = s
+        .kc()
+        .fails(&["get", "--raw", "/api/v1/nodes/nope/proxy/healthz"]);
+    assert!(
+        err.contains("NotFound") || err.contains("not found"),
+        "{err}"
+    );
+
     // Editing the manifest replaces the pod; removing it removes the pod.
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
     std::fs::write(dir.join("static-web.yaml"), manifest("second")).unwrap();

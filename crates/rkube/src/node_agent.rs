@@ -238,3 +238,50 @@ impl rkube_apiserver::rest::streams::PodStreams for LocalStreams {
         }
     }
 }
+
+/// The local kubelet's HTTP endpoints for the API server's `nodes/{node}/proxy/…`:
+/// `/healthz` and `/stats/summary`.
+pub struct LocalKubelet {
+    pub node: String,
+    pub runtime: std::sync::Arc<dyn rkube_kubelet::runtime::ContainerRuntime>,
+    pub started: String,
+    pub samples: rkube_kubelet::stats::Samples,
+}
+
+#[async_trait::async_trait]
+impl rkube_apiserver::rest::streams::NodeProxy for LocalKubelet {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let text = |code: u16, body: &str| {
+            (
+                code,
+                "text/plain; charset=utf-8".to_string(),
+                body.as_bytes().to_vec(),
+            )
+        };
+        match path.trim_matches('/') {
+            "healthz" => text(200, "ok"),
+            "stats/summary" => {
+                match rkube_kubelet::stats::summary(
+                    self.runtime.as_ref(),
+                    &self.samples,
+                    &self.node,
+                    &self.started,
+                )
+                .await
+                {
+                    Ok(v) => (
+                        200,
+                        "application/json".into(),
+                        serde_json::to_vec_pretty(&v).unwrap_or_default(),
+                    ),
+                    Err(e) => text(500, &format!("failed to get the stats summary: {e}")),
+                }
+            }
+            _ => text(404, "404 page not found\n"),
+        }
+    }
+}

@@ -294,6 +294,14 @@ async fn serve(args: ServerArgs) -> Result<()> {
         )
         .await?;
         let _ = srv
+            .node_proxy
+            .set(Arc::new(crate::node_agent::LocalKubelet {
+                node: stream_node.clone(),
+                runtime: agent.runtime(),
+                started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                samples: Default::default(),
+            }));
+        let _ = srv
             .pod_streams
             .set(Arc::new(crate::node_agent::LocalStreams {
                 node: stream_node,

@@ -71,6 +71,42 @@ pub trait PodStreams: Send + Sync {
     async fn url(&self, req: StreamRequest) -> Result<String, String>;
 }
 
+/// A node's kubelet HTTP endpoints (`GET /api/v1/nodes/{node}/proxy/{path}`); registered by
+/// the node agent of this process.
+#[async_trait::async_trait]
+pub trait NodeProxy: Send + Sync {
+    /// The node this kubelet runs.
+    fn node(&self) -> &str;
+    /// Answers `GET /{path}`: status code, content type and body.
+    async fn get(&self, path: &str) -> (u16, String, Vec<u8>);
+}
+
+/// `GET /api/v1/nodes/{node}/proxy/{path}` (e.g. `kubectl get --raw …/proxy/stats/summary`).
+pub async fn node_proxy(srv: &Server, node: &str, path: &str) -> Response {
+    let Some(kubelet) = srv.node_proxy.get().filter(|k| k.node() == node).cloned() else {
+        let key = rkube_api::registry::lookup("", "v1", "nodes")
+            .map(|info| info.key(None, node))
+            .unwrap_or_default();
+        let exists = srv.store.get(&key).await.ok().flatten().is_some();
+        return if exists {
+            ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("no route to the kubelet of node \"{node}\" from this server"),
+            )
+            .into_response()
+        } else {
+            ApiError::new(404, "NotFound", format!("nodes \"{node}\" not found")).into_response()
+        };
+    };
+    let (code, content_type, body) = kubelet.get(path).await;
+    Response::builder()
+        .status(StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .unwrap_or_default()
+}
+
 /// The WebSocket subprotocols offered by the client, in its order.
 fn offered_protocols(req: &HttpRequest<Body>) -> Vec<String> {
     req.headers()
