@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 use crate::pod::{CONTAINER_NAME_LABEL, POD_NAMESPACE_LABEL, POD_NAME_LABEL, POD_UID_LABEL};
 use crate::runtime::ContainerRuntime;
 
+/// (namespace, name, uid) of a pod.
+type PodKey = (String, String, String);
+
 /// CPU samples from the previous call: id → (timestamp ns, usage ns).
 #[derive(Default)]
 pub struct Samples(Mutex<HashMap<String, (i64, u64)>>);
@@ -90,8 +93,9 @@ pub async fn summary(
         .iter()
         .map(|c| (c.id.as_str(), c.created_at))
         .collect();
-    let mut pods: BTreeMap<(String, String, String), Vec<Value>> = BTreeMap::new();
-    let mut totals: HashMap<(String, String, String), (u64, u64, u64, i64)> = HashMap::new();
+    let mut pods: BTreeMap<PodKey, Vec<Value>> = BTreeMap::new();
+    // Per pod: CPU rate, CPU time, working set, newest sample time.
+    let mut totals: HashMap<PodKey, (u64, u64, u64, i64)> = HashMap::new();
     for s in &stats {
         let Some(a) = &s.attributes else { continue };
         let label = |k: &str| a.labels.get(k).cloned().unwrap_or_default();
