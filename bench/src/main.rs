@@ -8,6 +8,7 @@ mod api;
 mod client;
 mod controllers;
 mod machine;
+mod pods;
 mod report;
 mod scheduler;
 mod server;
@@ -46,6 +47,9 @@ enum Cmd {
     Controllers(controllers::ControllersArgs),
     /// Scheduler throughput with fake nodes (upstream's SchedulingBasic)
     Scheduler(scheduler::SchedulerArgs),
+    /// Pod startup latency on the real node and the node agent's idle memory (needs root,
+    /// containerd, runc, the CNI plugins; run nothing else with a node agent meanwhile)
+    Pods(pods::PodsArgs),
     /// Facts about this machine
     Machine,
     /// Everything, with the aims of issue 2 (the API part runs on both the embedded store and
@@ -99,6 +103,7 @@ async fn run(cli: Cli) -> Result<()> {
             &scheduler::run(&cli.server, &a).await?,
             &a,
         )),
+        Cmd::Pods(a) => print(&pods::table(&pods::run(&cli.server, &a).await?, &a)),
         Cmd::Machine => print(&machine::table()),
         Cmd::All(a) => all(&cli.server, a).await?,
     }

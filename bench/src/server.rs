@@ -89,6 +89,18 @@ impl RkubeServer {
         datastore_endpoint: Option<&str>,
         extra: &[String],
     ) -> Result<RkubeServer> {
+        RkubeServer::spawn_full(bin, data_dir, log, datastore_endpoint, extra, false)
+    }
+
+    /// As [`RkubeServer::spawn_with`]; `agent` keeps the node agent (real containers).
+    pub fn spawn_full(
+        bin: &Path,
+        data_dir: &Path,
+        log: &Path,
+        datastore_endpoint: Option<&str>,
+        extra: &[String],
+        agent: bool,
+    ) -> Result<RkubeServer> {
         let port = free_port()?;
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -96,9 +108,11 @@ impl RkubeServer {
             .open(log)
             .with_context(|| format!("open {}", log.display()))?;
         let mut cmd = Command::new(bin);
-        cmd.arg("server")
-            .arg("--disable-agent")
-            .arg("--data-dir")
+        cmd.arg("server");
+        if !agent {
+            cmd.arg("--disable-agent");
+        }
+        cmd.arg("--data-dir")
             .arg(data_dir)
             .arg("--bind-address")
             .arg("127.0.0.1")

@@ -1051,3 +1051,227 @@ spec:
         || s.get_json(&["-n", "team", "pod", "viasa"])["status"]["phase"] == "Running",
     );
 }
+
+/// A second node on this machine: a network namespace on a host bridge (one L2 segment, as
+/// host-gw wants), removed on drop.
+struct NodeNetns {
+    name: String,
+    bridge: String,
+}
+
+fn sh(cmd: &str) {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl NodeNetns {
+    /// Bridge `bridge` with `host_ip`/24 on the host; netns `name` with `ip`/24 on it.
+    fn new(name: &str, bridge: &str, host_ip: &str, ip: &str) -> NodeNetns {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", name])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", bridge])
+            .status();
+        let n = NodeNetns {
+            name: name.into(),
+            bridge: bridge.into(),
+        };
+        sh(&format!(
+            "ip link add {bridge} type bridge && ip addr add {host_ip}/24 dev {bridge} && ip link set {bridge} up && \
+             ip netns add {name} && ip link add {name}-h type veth peer name eth0 netns {name} && \
+             ip link set {name}-h master {bridge} up && \
+             ip -n {name} addr add {ip}/24 dev eth0 && ip -n {name} link set eth0 up && ip -n {name} link set lo up && \
+             ip -n {name} route add default via {host_ip} && \
+             ip netns exec {name} sysctl -qw net.ipv4.ip_forward=1 && sysctl -qw net.ipv4.ip_forward=1"
+        ));
+        n
+    }
+}
+
+impl Drop for NodeNetns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .status();
+    }
+}
+
+/// A process killed (with its children) on drop.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        sigterm(&self.0);
+        if wait_exit(&mut self.0, Duration::from_secs(10)).is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Two nodes on one machine: `rkube server` on the host and `rkube agent` (a real node with
+/// its own containerd) in a network namespace, on one bridge. Pods on either node reach pods
+/// on the other by pod IP through the host-gw routes, and through a Service, and pods on the
+/// agent resolve names through the cluster DNS on the server's node.
+#[test]
+fn multi_node_pod_network() {
+    let net = NodeNetns::new("rkmn-a1", "rkmn0", "10.99.0.1", "10.99.0.2");
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        extra_args: vec!["--node-ip".into(), "10.99.0.1".into()],
+        ..Default::default()
+    });
+    let port = s
+        .creds()
+        .server
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
+    let agent_dir = s.tmp().join("agent-1");
+    let log = std::fs::File::create(s.tmp().join("agent-1.log")).unwrap();
+    // nsenter, not `ip netns exec`: the latter remounts /sys, hiding the cgroup mounts runc needs.
+    let agent = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", net.name))
+        .arg(rkube_bin())
+        .args(["agent", "--server", &format!("https://10.99.0.1:{port}")])
+        .args([
+            "--token",
+            token.trim(),
+            "--node-name",
+            "agent-1",
+            "--node-ip",
+            "10.99.0.2",
+        ])
+        .args(["--kube-reserved", "cpu=250m"])
+        .args(["--system-reserved", "cpu=250m,memory=1Gi"])
+        .arg("--data-dir")
+        .arg(&agent_dir)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let _agent = Proc(agent);
+    wait_until(Duration::from_secs(120), "both nodes are Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        let ready = lines(&out)
+            .iter()
+            .skip(1)
+            .filter(|l| l.contains(" Ready "))
+            .count();
+        if ready < 2 {
+            eprintln!(
+                "{}",
+                std::fs::read_to_string(s.tmp().join("agent-1.log")).unwrap_or_default()
+            );
+        }
+        ready == 2
+    });
+    let server_node = s.get_json(&["nodes"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+        .find(|n| n != "agent-1")
+        .unwrap();
+    // Reservations and the default eviction threshold come off the agent's allocatable.
+    let agent_node = s.get_json(&["node", "agent-1"]);
+    let cap = agent_node["status"]["capacity"]["cpu"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    assert_eq!(
+        agent_node["status"]["allocatable"]["cpu"].as_str().unwrap(),
+        format!("{}m", cap * 1000 - 500)
+    );
+    let kib = |v: &serde_json::Value| {
+        v.as_str()
+            .unwrap()
+            .trim_end_matches("Ki")
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(
+        kib(&agent_node["status"]["capacity"]["memory"])
+            - kib(&agent_node["status"]["allocatable"]["memory"]),
+        (1 << 20) + 100 * 1024
+    );
+    let web = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, labels: {{app: {name}}}}}\nspec:\n  nodeName: {node}\n  \
+             terminationGracePeriodSeconds: 1\n  containers:\n  - name: web\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    \
+             command: [sh, -c, 'mkdir -p /www && echo {name} > /www/index.html && exec httpd -f -p 8080 -h /www']\n"
+        )
+    };
+    s.create(&web("web-agent", "agent-1"));
+    s.create(&web("web-server", &server_node));
+    let agent_ip = s.wait_pod_phase("web-agent", "Running")["status"]["podIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server_ip = s.wait_pod_phase("web-server", "Running")["status"]["podIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(agent_ip.starts_with("10.42.") && server_ip.starts_with("10.42."));
+    assert_ne!(
+        agent_ip.rsplit_once('.').unwrap().0,
+        server_ip.rsplit_once('.').unwrap().0,
+        "each node has its own podCIDR"
+    );
+    s.must(&[
+        "expose",
+        "pod",
+        "web-agent",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    let fetch = |target: &str| {
+        format!(
+            "for i in $(seq 40); do out=$(printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} | tail -1); \
+             [ -n \"$out\" ] && break; sleep 0.25; done; echo \"$out\""
+        )
+    };
+    // Server node → agent node, by pod IP and through the Service (DNS name).
+    let client = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client-s}}\nspec:\n  nodeName: {server_node}\n  restartPolicy: Never\n  \
+         containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, {:?}]\n",
+        format!("{}; {}", fetch(&format!("{agent_ip} 8080")), fetch("web-agent 80"))
+    );
+    s.create(&client);
+    s.wait_pod_phase("client-s", "Succeeded");
+    assert_eq!(s.must(&["logs", "client-s"]), "web-agent\nweb-agent\n");
+    // Agent node → server node by pod IP, and the cluster DNS from the agent node: the pod
+    // succeeds only if both work (its logs stay on the agent).
+    let check = format!(
+        "out=$({}); [ \"$out\" = web-server ] && nslookup web-agent.default.svc.cluster.local | grep -q 'Address: 10.43.'",
+        fetch(&format!("{server_ip} 8080"))
+    );
+    let client = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client-a}}\nspec:\n  nodeName: agent-1\n  restartPolicy: Never\n  \
+         containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, {check:?}]\n"
+    );
+    s.create(&client);
+    wait_until(Duration::from_secs(60), "client-a finishes", || {
+        let phase = s.get_json(&["pod", "client-a"])["status"]["phase"].clone();
+        phase == "Succeeded" || phase == "Failed"
+    });
+    assert_eq!(
+        s.get_json(&["pod", "client-a"])["status"]["phase"],
+        "Succeeded"
+    );
+}

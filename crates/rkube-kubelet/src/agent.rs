@@ -49,6 +49,8 @@ pub struct AgentConfig {
     /// k3s-style `registries.yaml` (mirrors, endpoints, TLS, auth) for the supervised
     /// containerd.
     pub registry_config: Option<PathBuf>,
+    /// `--kube-reserved` plus `--system-reserved` (resource → quantity), taken off allocatable.
+    pub reserved: BTreeMap<String, String>,
 }
 
 impl AgentConfig {
@@ -69,6 +71,7 @@ impl AgentConfig {
             heartbeat: Duration::from_secs(10),
             static_pod_path: None,
             registry_config: None,
+            reserved: BTreeMap::new(),
         }
     }
 
@@ -205,6 +208,7 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
         control_plane: cfg.control_plane,
         data_dir: cfg.data_dir.clone(),
         heartbeat: cfg.heartbeat,
+        reserved: cfg.reserved.clone(),
     };
     tasks.push(tokio::spawn(node::run(
         client.clone(),
@@ -242,6 +246,10 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
         events,
     });
     tasks.push(tokio::spawn(pod::run(shared)));
+    tasks.push(tokio::spawn(crate::routes::run(
+        client_for_static.clone(),
+        cfg.node_name.clone(),
+    )));
     if let Some(dir) = cfg.static_pod_path.clone() {
         tasks.push(tokio::spawn(crate::static_pods::run(
             client_for_static,

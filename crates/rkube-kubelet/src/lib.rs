@@ -3,7 +3,7 @@
 //! private registries and pull secrets ([`registries`]), registers the node ([`node`]), writes the pod network config ([`cni`]) and runs the pods
 //! bound to the node ([`pod`]), and finds the runtime's streaming URLs for exec, attach and
 //! port-forward ([`streams`]); static pods from a manifests directory become mirror pods
-//! ([`static_pods`]); the Summary API for `kubectl top` comes from [`stats`]. [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
+//! ([`static_pods`]); host-gw routes to other nodes' pod networks come from [`routes`]; the Summary API for `kubectl top` comes from [`stats`]. [`fake`] has kwok-style fake nodes whose "kubelet" runs pods
 //! without containers, for scheduler and controller tests and benchmarks at scale.
 
 pub mod agent;
@@ -15,6 +15,7 @@ pub mod images;
 pub mod node;
 pub mod pod;
 pub mod registries;
+pub mod routes;
 pub mod runtime;
 pub mod static_pods;
 pub mod stats;

@@ -33,6 +33,40 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Lease renewal period (upstream: 10 s).
     pub heartbeat: Duration,
+    /// `--kube-reserved` and `--system-reserved`, summed: resource → quantity.
+    pub reserved: BTreeMap<String, String>,
+}
+
+/// Allocatable as upstream computes it: capacity minus the reservations and the default hard
+/// eviction thresholds (memory.available 100Mi, nodefs.available 10%).
+pub fn allocatable(
+    cap: &BTreeMap<String, String>,
+    reserved: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    use rkube_api::quantity::Quantity;
+    let q = |m: &BTreeMap<String, String>, k: &str| {
+        m.get(k)
+            .and_then(|v| Quantity::parse(v))
+            .map(|q| q.nanos)
+            .unwrap_or(0)
+    };
+    let mut out = cap.clone();
+    let gi = 1_000_000_000i128;
+    let cpu = (q(cap, "cpu") - q(reserved, "cpu")).max(0);
+    out.insert(
+        "cpu".into(),
+        if cpu % gi == 0 {
+            (cpu / gi).to_string()
+        } else {
+            format!("{}m", cpu / 1_000_000)
+        },
+    );
+    let mem = (q(cap, "memory") - q(reserved, "memory") - (100 << 20) * gi).max(0);
+    out.insert("memory".into(), format!("{}Ki", mem / gi / 1024));
+    let disk = q(cap, "ephemeral-storage");
+    let disk = (disk - disk / 10 - q(reserved, "ephemeral-storage")).max(0);
+    out.insert("ephemeral-storage".into(), (disk / gi).to_string());
+    out
 }
 
 fn arch() -> &'static str {
@@ -204,7 +238,7 @@ pub fn node_status(
     let cap = capacity(&cfg.data_dir);
     json!({
         "capacity": cap,
-        "allocatable": cap,
+        "allocatable": allocatable(&cap, &cfg.reserved),
         "conditions": [
             cond("MemoryPressure", false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
             cond("DiskPressure", false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -406,6 +440,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn allocatable_subtracts_reservations_and_eviction_thresholds() {
+        let cap = BTreeMap::from([
+            ("cpu".to_string(), "4".to_string()),
+            ("memory".to_string(), "8388608Ki".to_string()),
+            ("ephemeral-storage".to_string(), "1000000Ki".to_string()),
+            ("pods".to_string(), "110".to_string()),
+        ]);
+        let none = allocatable(&cap, &BTreeMap::new());
+        assert_eq!(none["cpu"], "4");
+        assert_eq!(none["memory"], "8286208Ki");
+        assert_eq!(none["ephemeral-storage"], "921600000");
+        assert_eq!(none["pods"], "110");
+        let reserved = BTreeMap::from([
+            ("cpu".to_string(), "500m".to_string()),
+            ("memory".to_string(), "1Gi".to_string()),
+        ]);
+        let r = allocatable(&cap, &reserved);
+        assert_eq!(r["cpu"], "3500m");
+        assert_eq!(r["memory"], "7237632Ki");
+    }
+
+    #[test]
     fn capacity_and_labels() {
         let cap = capacity(Path::new("/"));
         assert_eq!(cap["pods"], "110");
@@ -418,6 +474,7 @@ mod tests {
             control_plane: true,
             data_dir: "/".into(),
             heartbeat: Duration::from_secs(10),
+            reserved: BTreeMap::new(),
         };
         let l = labels(&cfg);
         assert_eq!(l["kubernetes.io/hostname"], "n1");

@@ -31,8 +31,9 @@ enum Command {
     /// Run a whole cluster on this machine: API server, store, scheduler, controllers and
     /// (unless --disable-agent) the node agent
     Server(Box<server::ServerArgs>),
-    /// Join a server as a node agent (fake nodes for now)
-    Agent(agent::AgentArgs),
+    /// Join a server as a node agent: a real node (kubelet on containerd, service proxy,
+    /// host-gw pod routes) or, with --fake-nodes, fake nodes
+    Agent(Box<agent::AgentArgs>),
     /// Import or list the node's container images (offline installs)
     Image(tools::ImageArgs),
     /// Node-level debugging against the node's CRI socket (ps, pods, images, inspect, logs,
@@ -65,7 +66,7 @@ fn main() -> std::process::ExitCode {
             Ok(())
         }
         Command::Server(args) => server::run(*args),
-        Command::Agent(args) => agent::run(args),
+        Command::Agent(args) => agent::run(*args),
         Command::Image(args) => tools::image(args),
         Command::Crictl(args) => crictl::run(args),
         Command::Proxy(args) => tools::proxy(args),

@@ -15,7 +15,8 @@ use std::path::Path;
 pub struct NodeAgent {
     kubelet: rkube_kubelet::agent::Agent,
     proxy: rkube_proxy::Handle,
-    dns: rkube_dns::Dns,
+    /// Only on the server's node; other nodes reach it through the kube-dns Service.
+    dns: Option<rkube_dns::Dns>,
 }
 
 /// Options the agent takes from `rkube server`.
@@ -28,6 +29,48 @@ pub struct Options<'a> {
     pub container_runtime_endpoint: Option<String>,
     pub static_pod_path: std::path::PathBuf,
     pub registry_config: Option<std::path::PathBuf>,
+    /// The server's own node: runs the cluster DNS and carries the control-plane role.
+    pub server: bool,
+    /// kube-reserved + system-reserved.
+    pub reserved: std::collections::BTreeMap<String, String>,
+}
+
+/// Parses `cpu=250m,memory=500Mi` (for `--kube-reserved` and `--system-reserved`).
+pub fn parse_reserved(s: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in s.split(',').filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("{pair:?} is not RESOURCE=QUANTITY"))?;
+        if !matches!(k, "cpu" | "memory" | "ephemeral-storage" | "pid") {
+            return Err(format!(
+                "unsupported resource {k:?} (cpu, memory, ephemeral-storage, pid)"
+            ));
+        }
+        if rkube_api::quantity::Quantity::parse(v).is_none() {
+            return Err(format!("invalid quantity {v:?} for {k}"));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// The sum of reservations, per resource.
+pub fn sum_reserved(
+    parts: &[Option<std::collections::BTreeMap<String, String>>],
+) -> std::collections::BTreeMap<String, String> {
+    let mut nanos: std::collections::BTreeMap<String, i128> = Default::default();
+    for m in parts.iter().flatten() {
+        for (k, v) in m {
+            if let Some(q) = rkube_api::quantity::Quantity::parse(v) {
+                *nanos.entry(k.clone()).or_default() += q.nanos;
+            }
+        }
+    }
+    nanos
+        .into_iter()
+        .map(|(k, n)| (k, format!("{}n", n)))
+        .collect()
 }
 
 /// The `n`th address of an IPv4 CIDR (`10.43.0.0/16`, 10 → 10.43.0.10).
@@ -98,15 +141,20 @@ pub async fn start(
     o: Options<'_>,
 ) -> Result<NodeAgent> {
     let dns_ip = nth_address(o.service_cidr, 10)?;
-    let dns = rkube_dns::spawn(
-        dns_client.clone(),
-        rkube_dns::Config {
-            listen: vec![SocketAddr::new(IpAddr::V4(o.node_ip), 53)],
-            ..Default::default()
-        },
-    )
-    .with_context(|| format!("start cluster dns on {}:53", o.node_ip))?;
-    publish_dns_service(&dns_client, dns_ip, o.node_ip).await?;
+    let dns = if o.server {
+        let dns = rkube_dns::spawn(
+            dns_client.clone(),
+            rkube_dns::Config {
+                listen: vec![SocketAddr::new(IpAddr::V4(o.node_ip), 53)],
+                ..Default::default()
+            },
+        )
+        .with_context(|| format!("start cluster dns on {}:53", o.node_ip))?;
+        publish_dns_service(&dns_client, dns_ip, o.node_ip).await?;
+        Some(dns)
+    } else {
+        None
+    };
 
     let mut pc = rkube_proxy::Config::new(o.node_name.clone());
     pc.node_ips = vec![o.node_ip];
@@ -116,10 +164,11 @@ pub async fn start(
 
     let mut kc = rkube_kubelet::agent::AgentConfig::new(o.data_dir, o.node_name);
     kc.node_ip = Some(o.node_ip.to_string());
-    kc.control_plane = true;
+    kc.control_plane = o.server;
     kc.container_runtime_endpoint = o.container_runtime_endpoint;
     kc.static_pod_path = Some(o.static_pod_path);
     kc.registry_config = o.registry_config;
+    kc.reserved = o.reserved;
     kc.cluster_dns = vec![dns_ip.to_string()];
     let kubelet = rkube_kubelet::agent::start(client, kc)
         .await
@@ -143,7 +192,9 @@ impl NodeAgent {
         if let Err(e) = self.proxy.shutdown().await {
             tracing::error!("failed to remove the service proxy rules: {e:#}");
         }
-        self.dns.abort();
+        if let Some(dns) = self.dns {
+            dns.abort();
+        }
     }
 }
 
@@ -283,5 +334,32 @@ impl rkube_apiserver::rest::streams::NodeProxy for LocalKubelet {
             }
             _ => text(404, "404 page not found\n"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_parse_and_sum() {
+        let k = parse_reserved("cpu=250m").unwrap();
+        let s = parse_reserved("cpu=250m,memory=1Gi").unwrap();
+        let sum = sum_reserved(&[Some(k), Some(s), None]);
+        let alloc = rkube_kubelet::node::allocatable(
+            &std::collections::BTreeMap::from([
+                ("cpu".to_string(), "2".to_string()),
+                ("memory".to_string(), "4Gi".to_string()),
+            ]),
+            &sum,
+        );
+        assert_eq!(alloc["cpu"], "1500m", "{sum:?}");
+        assert_eq!(alloc["memory"], format!("{}Ki", (3 << 20) - 100 * 1024));
+        assert!(parse_reserved("gpu=1")
+            .unwrap_err()
+            .contains("unsupported resource"));
+        assert!(parse_reserved("cpu=lots")
+            .unwrap_err()
+            .contains("invalid quantity"));
     }
 }

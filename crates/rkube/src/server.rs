@@ -59,6 +59,17 @@ pub struct ServerArgs {
     /// Run the Pod manifests in this directory as static pods (default: DATA_DIR/manifests)
     #[arg(long)]
     static_pod_path: Option<std::path::PathBuf>,
+    /// Resources set aside for Kubernetes daemons, taken off the node's allocatable
+    /// (e.g. cpu=250m,memory=500Mi,ephemeral-storage=1Gi)
+    #[arg(long, value_parser = crate::node_agent::parse_reserved)]
+    kube_reserved: Option<std::collections::BTreeMap<String, String>>,
+    /// Resources set aside for the operating system, taken off the node's allocatable
+    #[arg(long, value_parser = crate::node_agent::parse_reserved)]
+    system_reserved: Option<std::collections::BTreeMap<String, String>>,
+    /// This node's InternalIP (default: the address of the default route's interface); with
+    /// agents on other hosts it must be on the link they share (host-gw pod routes)
+    #[arg(long)]
+    node_ip: Option<std::net::Ipv4Addr>,
     /// k3s-style registries.yaml: registry mirrors and endpoints (http:// for plain-HTTP
     /// registries), TLS settings and credentials, for the node's containerd
     #[arg(long)]
@@ -173,8 +184,9 @@ async fn serve(args: ServerArgs) -> Result<()> {
         other => bracket(other),
     };
     let url = format!("https://{host}:{}", args.https_listen_port);
-    let node_ip: Option<std::net::Ipv4Addr> =
-        rkube_kubelet::node::detect_node_ip().and_then(|ip| ip.parse().ok());
+    let node_ip: Option<std::net::Ipv4Addr> = args
+        .node_ip
+        .or_else(|| rkube_kubelet::node::detect_node_ip().and_then(|ip| ip.parse().ok()));
     let advertise_host = match (&args.advertise_address, args.bind_address.as_str()) {
         (Some(a), _) => bracket(a),
         (None, "0.0.0.0" | "::" | "") => node_ip.map_or(host.clone(), |ip| ip.to_string()),
@@ -286,6 +298,11 @@ async fn serve(args: ServerArgs) -> Result<()> {
                 service_cidr: &args.service_cidr,
                 container_runtime_endpoint: args.container_runtime_endpoint.clone(),
                 registry_config: args.registry_config.clone(),
+                reserved: crate::node_agent::sum_reserved(&[
+                    args.kube_reserved.clone(),
+                    args.system_reserved.clone(),
+                ]),
+                server: true,
                 static_pod_path: args
                     .static_pod_path
                     .clone()
