@@ -15,6 +15,7 @@ pub mod cache;
 pub mod discovery;
 pub mod error;
 pub mod inprocess;
+pub mod kubelet;
 pub mod lifecycle;
 pub mod request;
 pub mod response;
@@ -59,6 +60,8 @@ pub struct Server {
     pub pod_logs: std::sync::OnceLock<Arc<dyn rest::logs::PodLogs>>,
     /// The local node agent's streaming endpoints, for `pods/exec|attach|portforward`.
     pub pod_streams: std::sync::OnceLock<Arc<dyn rest::streams::PodStreams>>,
+    /// The secret other nodes' kubelets accept from this server (the join token's secret).
+    pub kubelet_token: std::sync::OnceLock<String>,
     /// The local kubelet's HTTP endpoints (`/stats/summary`, `/healthz`), for `nodes/proxy`.
     pub node_proxy: std::sync::OnceLock<Arc<dyn rest::streams::NodeProxy>>,
     /// Cluster IP and node port allocation for Services (`rest::service`).
@@ -91,6 +94,7 @@ impl Server {
             pod_logs: std::sync::OnceLock::new(),
             pod_streams: std::sync::OnceLock::new(),
             node_proxy: std::sync::OnceLock::new(),
+            kubelet_token: std::sync::OnceLock::new(),
             services: Arc::new(rest::service::Allocators::new(service_ranges)),
         });
         lifecycle::bootstrap(&srv).await?;

@@ -1242,10 +1242,39 @@ fn multi_node_pod_network() {
     ]);
     let fetch = |target: &str| {
         format!(
-            "for i in $(seq 40); do out=$(printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} | tail -1); \
-             [ -n \"$out\" ] && break; sleep 0.25; done; echo \"$out\""
+            // Retry for up to 20 s: the server may still be starting.
+            "end=$(($(date +%s)+20)); while [ $(date +%s) -lt $end ]; do \
+             out=$(printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {target} | tail -1); \
+             [ -n \"$out\" ] && break; sleep 1; done; echo \"$out\""
         )
     };
+    // The host-gw routes are in place on both nodes.
+    let agent_cidr = s.get_json(&["node", "agent-1"])["spec"]["podCIDR"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server_cidr = s.get_json(&["node", &server_node])["spec"]["podCIDR"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_until(
+        Duration::from_secs(30),
+        "the pod network routes exist",
+        || {
+            let out = |args: &[&str]| {
+                String::from_utf8_lossy(
+                    &std::process::Command::new("ip")
+                        .args(args)
+                        .output()
+                        .unwrap()
+                        .stdout,
+                )
+                .to_string()
+            };
+            out(&["route", "show", &agent_cidr]).contains("via 10.99.0.2")
+                && out(&["-n", &net.name, "route", "show", &server_cidr]).contains("via 10.99.0.1")
+        },
+    );
     // Server node → agent node, by pod IP and through the Service (DNS name).
     let client = format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: client-s}}\nspec:\n  nodeName: {server_node}\n  restartPolicy: Never\n  \
@@ -1273,5 +1302,71 @@ fn multi_node_pod_network() {
     assert_eq!(
         s.get_json(&["pod", "client-a"])["status"]["phase"],
         "Succeeded"
+    );
+
+    // The agent's kubelet serves logs, exec, attach, port-forward and stats for its pods,
+    // through the API server.
+    s.create(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: talker}\nspec:\n  nodeName: agent-1\n  \
+         terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    \
+         imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'echo hello from agent; exec sleep 3600']\n",
+    );
+    s.wait_pod_phase("talker", "Running");
+    wait_until(
+        Duration::from_secs(30),
+        "logs of a pod on the agent",
+        || s.kc().run(&["logs", "talker"]).stdout == b"hello from agent\n",
+    );
+    let stamped = s.must(&["logs", "talker", "--timestamps"]);
+    assert_eq!(stamped.split_once(' ').unwrap().1, "hello from agent\n");
+    let spdy = s
+        .kc()
+        .with_env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false");
+    for kc in [s.kc(), spdy] {
+        assert_eq!(
+            kc.must(&["exec", "web-agent", "--", "cat", "/www/index.html"]),
+            "web-agent\n"
+        );
+        let out = kc.must_stdin(
+            &["exec", "-i", "web-agent", "--", "wc", "-c"],
+            Some("12345"),
+        );
+        assert_eq!(out.trim(), "5");
+        let err = kc.fails(&["exec", "web-agent", "--", "sh", "-c", "exit 7"]);
+        assert!(err.contains("command terminated with exit code 7"), "{err}");
+    }
+    let port = free_port();
+    let pf = s
+        .kc()
+        .spawn(&["port-forward", "pod/web-agent", &format!("{port}:8080")]);
+    pf.wait_for_output("port-forward listens", |out| {
+        out.contains("Forwarding from")
+    });
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["-sS", "--max-time", "10"])
+        .arg(format!("http://127.0.0.1:{port}/index.html"));
+    let out = run_with_timeout(curl, None, Duration::from_secs(20));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "web-agent\n",
+        "{out:?}"
+    );
+    drop(pf);
+    let summary: serde_json::Value = serde_json::from_str(&s.must(&[
+        "get",
+        "--raw",
+        "/api/v1/nodes/agent-1/proxy/stats/summary",
+    ]))
+    .unwrap();
+    assert_eq!(summary["node"]["nodeName"], "agent-1");
+    assert!(summary["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["podRef"]["name"] == "talker"));
+    let node = s.get_json(&["node", "agent-1"]);
+    assert_eq!(
+        node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
+        10250
     );
 }

@@ -51,6 +51,8 @@ pub struct AgentConfig {
     pub registry_config: Option<PathBuf>,
     /// `--kube-reserved` plus `--system-reserved` (resource → quantity), taken off allocatable.
     pub reserved: BTreeMap<String, String>,
+    /// The port of the node's kubelet server (published in the Node's daemonEndpoints).
+    pub kubelet_port: Option<u16>,
 }
 
 impl AgentConfig {
@@ -72,6 +74,7 @@ impl AgentConfig {
             static_pod_path: None,
             registry_config: None,
             reserved: BTreeMap::new(),
+            kubelet_port: None,
         }
     }
 
@@ -209,6 +212,7 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
         data_dir: cfg.data_dir.clone(),
         heartbeat: cfg.heartbeat,
         reserved: cfg.reserved.clone(),
+        kubelet_port: cfg.kubelet_port,
     };
     tasks.push(tokio::spawn(node::run(
         client.clone(),

@@ -63,6 +63,7 @@ pub fn write(cfg: &CniConfig) -> Result<PathBuf> {
         return Err(Error::Config(format!("invalid podCIDR {:?}", cfg.pod_cidr)));
     }
     std::fs::create_dir_all(&cfg.conf_dir).map_err(|e| Error::io("create", &cfg.conf_dir, e))?;
+    clear_stale_bridge_addresses(&cfg.bridge, &cfg.pod_cidr);
     let path = cfg.conf_dir.join(CONFLIST);
     let text = serde_json::to_string_pretty(&conflist(cfg)).unwrap_or_default();
     if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
@@ -72,6 +73,57 @@ pub fn write(cfg: &CniConfig) -> Result<PathBuf> {
     std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
     std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))?;
     Ok(path)
+}
+
+/// Removes IPv4 addresses outside `pod_cidr` from an existing pod bridge (left by an earlier
+/// cluster with another podCIDR), which the bridge plugin would otherwise refuse with "already
+/// has an IP address different from …".
+fn clear_stale_bridge_addresses(bridge: &str, pod_cidr: &str) {
+    let Ok(out) = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "dev", bridge])
+        .output()
+    else {
+        return;
+    };
+    if !out.status.success() {
+        // No bridge yet: the bridge plugin creates it with the right address and route.
+        return;
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut words = line.split_whitespace();
+        let Some(addr) = words.find(|w| *w == "inet").and_then(|_| words.next()) else {
+            continue;
+        };
+        let ip = addr.split('/').next().unwrap_or_default();
+        if cidr_contains(pod_cidr, ip) == Some(false) {
+            tracing::info!(
+                bridge,
+                address = addr,
+                podCIDR = pod_cidr,
+                "removing a stale address from the pod bridge"
+            );
+            let _ = std::process::Command::new("ip")
+                .args(["addr", "del", addr, "dev", bridge])
+                .status();
+        }
+    }
+    // The connected route to the pod network may have been replaced (a host-gw route of an
+    // earlier cluster) and then lost: put it back when the bridge carries the gateway.
+    let Some((net, len)) = pod_cidr.split_once('/') else {
+        return;
+    };
+    let Ok(net) = net.parse::<std::net::Ipv4Addr>() else {
+        return;
+    };
+    let gw = std::net::Ipv4Addr::from(u32::from(net) + 1).to_string();
+    if String::from_utf8_lossy(&out.stdout).contains(&format!("inet {gw}/{len} ")) {
+        let _ = std::process::Command::new("ip")
+            .args([
+                "route", "replace", pod_cidr, "dev", bridge, "proto", "kernel", "scope", "link",
+                "src", &gw,
+            ])
+            .status();
+    }
 }
 
 /// True for an IPv4 `a.b.c.d/len` with len ≤ 30.

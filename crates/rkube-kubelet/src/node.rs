@@ -35,6 +35,8 @@ pub struct NodeConfig {
     pub heartbeat: Duration,
     /// `--kube-reserved` and `--system-reserved`, summed: resource → quantity.
     pub reserved: BTreeMap<String, String>,
+    /// The port of this node's kubelet server, published in `daemonEndpoints`.
+    pub kubelet_port: Option<u16>,
 }
 
 /// Allocatable as upstream computes it: capacity minus the reservations and the default hard
@@ -239,6 +241,7 @@ pub fn node_status(
     json!({
         "capacity": cap,
         "allocatable": allocatable(&cap, &cfg.reserved),
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": cfg.kubelet_port.unwrap_or(0)}},
         "conditions": [
             cond("MemoryPressure", false, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
             cond("DiskPressure", false, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -475,6 +478,7 @@ mod tests {
             data_dir: "/".into(),
             heartbeat: Duration::from_secs(10),
             reserved: BTreeMap::new(),
+            kubelet_port: None,
         };
         let l = labels(&cfg);
         assert_eq!(l["kubernetes.io/hostname"], "n1");

@@ -44,6 +44,10 @@ pub struct AgentArgs {
     /// Run the Pod manifests in this directory as static pods (default: DATA_DIR/manifests)
     #[arg(long)]
     static_pod_path: Option<std::path::PathBuf>,
+    /// Port of the kubelet's HTTPS server (logs, exec, attach, port-forward, stats for the API
+    /// server), on the node IP
+    #[arg(long, default_value_t = 10250)]
+    kubelet_port: u16,
     /// Resources set aside for Kubernetes daemons (e.g. cpu=250m,memory=500Mi)
     #[arg(long, value_parser = crate::node_agent::parse_reserved)]
     kube_reserved: Option<std::collections::BTreeMap<String, String>>,
@@ -129,6 +133,7 @@ async fn serve(args: AgentArgs) -> Result<()> {
         .node_name
         .clone()
         .unwrap_or_else(crate::server::hostname);
+    let node_name_for_server = node_name.clone();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("create {}", args.data_dir.display()))?;
     let reserved = crate::node_agent::sum_reserved(&[
@@ -153,11 +158,34 @@ async fn serve(args: AgentArgs) -> Result<()> {
             registry_config: args.registry_config.clone(),
             reserved,
             server: false,
+            kubelet_port: Some(args.kubelet_port),
+        },
+    )
+    .await?;
+    let kubelet_server = crate::kubelet_server::spawn(
+        std::net::SocketAddr::new(std::net::IpAddr::V4(node_ip), args.kubelet_port),
+        crate::kubelet_server::Kubelet {
+            logs: std::sync::Arc::new(crate::node_agent::LocalLogs {
+                node: node_name_for_server.clone(),
+                root: args.data_dir.join("agent/logs/pods"),
+            }),
+            streams: std::sync::Arc::new(crate::node_agent::LocalStreams {
+                node: node_name_for_server.clone(),
+                runtime: agent.runtime(),
+            }),
+            stats: std::sync::Arc::new(crate::node_agent::LocalKubelet {
+                node: node_name_for_server,
+                runtime: agent.runtime(),
+                started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                samples: Default::default(),
+            }),
+            token: token.secret.clone(),
         },
     )
     .await?;
     crate::server::wait_for_signal().await?;
     tracing::info!("shutting down");
+    kubelet_server.abort();
     agent.shutdown().await;
     Ok(())
 }

@@ -6,6 +6,7 @@ mod crictl;
 mod datadir;
 mod fakeopts;
 mod kubeconfig;
+mod kubelet_server;
 mod node_agent;
 mod pki;
 mod server;

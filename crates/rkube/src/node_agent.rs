@@ -33,6 +33,8 @@ pub struct Options<'a> {
     pub server: bool,
     /// kube-reserved + system-reserved.
     pub reserved: std::collections::BTreeMap<String, String>,
+    /// The kubelet server's port, when this node runs one.
+    pub kubelet_port: Option<u16>,
 }
 
 /// Parses `cpu=250m,memory=500Mi` (for `--kube-reserved` and `--system-reserved`).
@@ -169,6 +171,7 @@ pub async fn start(
     kc.static_pod_path = Some(o.static_pod_path);
     kc.registry_config = o.registry_config;
     kc.reserved = o.reserved;
+    kc.kubelet_port = o.kubelet_port;
     kc.cluster_dns = vec![dns_ip.to_string()];
     let kubelet = rkube_kubelet::agent::start(client, kc)
         .await

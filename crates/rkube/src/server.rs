@@ -170,6 +170,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     .context("build tls config")?;
     let join_token = crate::token::ensure(&dir.path, &pki.ca_cert)?;
     let secret = crate::token::JoinToken::parse(&join_token)?.secret;
+    let kubelet_secret = secret.clone();
     tokens.insert(
         &secret,
         rkube_apiserver::auth::User {
@@ -211,6 +212,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("start api server: {}", e.message))?;
     let _ = srv.ca_pem.set(pki.ca_cert.clone());
+    let _ = srv.kubelet_token.set(kubelet_secret);
 
     let identity = hostname();
     if args.disable_controller_manager {
@@ -303,6 +305,7 @@ async fn serve(args: ServerArgs) -> Result<()> {
                     args.system_reserved.clone(),
                 ]),
                 server: true,
+                kubelet_port: None,
                 static_pod_path: args
                     .static_pod_path
                     .clone()

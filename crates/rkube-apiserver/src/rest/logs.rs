@@ -2,7 +2,9 @@
 //! node agent running in the same process registers a [`PodLogs`] source that knows where its
 //! CRI log files are, and this module reads and decodes them: the CRI log format
 //! (`<RFC3339Nano> <stream> <P|F> <text>` per line, P = partial), `container`, `previous`,
-//! `timestamps`, `tailLines`, `limitBytes` and `follow`. Pods on other nodes get an error.
+//! `timestamps`, `tailLines`, `limitBytes` and `follow`. Pods on other nodes are served by their
+//! node's kubelet (`/containerLogs/…`, through [`crate::kubelet`]), which uses the same
+//! [`file_response`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -148,22 +150,42 @@ pub async fn log(req: Request) -> ApiResult<Response> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let source = req
-        .srv
-        .pod_logs
-        .get()
-        .filter(|s| s.node() == node)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "logs of pods on node \"{node}\" cannot be read through this server yet"
-            ))
-        })?;
     let ns = req.namespace().unwrap_or("default").to_string();
     let uid = pod["metadata"]["uid"]
         .as_str()
         .unwrap_or_default()
         .to_string();
+    let opts = LogOptions {
+        timestamps: req.query.nonempty("timestamps") == Some("true"),
+        tail_lines: req.query.nonempty("tailLines").and_then(|v| v.parse().ok()),
+        limit_bytes: req
+            .query
+            .nonempty("limitBytes")
+            .and_then(|v| v.parse().ok()),
+        follow: req.query.nonempty("follow") == Some("true") && !previous,
+    };
+    let Some(source) = req.srv.pod_logs.get().filter(|s| s.node() == node).cloned() else {
+        // Another node: its kubelet serves the same from its own files.
+        let mut query = vec![("podUID", uid.clone())];
+        for k in [
+            "previous",
+            "timestamps",
+            "tailLines",
+            "limitBytes",
+            "follow",
+        ] {
+            if let Some(v) = req.query.nonempty(k) {
+                query.push((k, v.to_string()));
+            }
+        }
+        return crate::kubelet::get(
+            &req.srv,
+            &node,
+            &format!("/containerLogs/{ns}/{name}/{container}"),
+            &query,
+        )
+        .await;
+    };
     let file = source
         .file(&ns, &name, &uid, &container, previous)
         .ok_or_else(|| {
@@ -177,53 +199,21 @@ pub async fn log(req: Request) -> ApiResult<Response> {
                 ))
             }
         })?;
-    let timestamps = req.query.nonempty("timestamps") == Some("true");
-    let tail_lines: Option<usize> = req.query.nonempty("tailLines").and_then(|v| v.parse().ok());
-    let limit: Option<usize> = req
-        .query
-        .nonempty("limitBytes")
-        .and_then(|v| v.parse().ok());
-    let raw = tokio::fs::read(&file).await.unwrap_or_default();
-    let mut pending = Vec::new();
-    let (text, consumed) = decode_cri(&raw, timestamps, &mut pending);
-    let mut first = match tail_lines {
-        Some(n) => tail(&text, n).to_vec(),
-        None => text,
-    };
-    if let Some(l) = limit {
-        first.truncate(l);
-    }
-    let follow = req.query.nonempty("follow") == Some("true") && !previous;
-    let builder = Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/plain");
-    if !follow {
-        return Ok(builder.body(Body::from(first)).unwrap_or_default());
-    }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
     let srv: Arc<crate::Server> = req.srv.clone();
-    tokio::spawn(async move {
-        if tx.send(Ok(first)).await.is_err() {
-            return;
-        }
-        let mut offset = consumed;
-        let mut ticks = 0u32;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = tx.closed() => return,
-            }
-            let raw = tokio::fs::read(&file).await.unwrap_or_default();
-            if raw.len() > offset {
-                let (text, used) = decode_cri(&raw[offset..], timestamps, &mut pending);
-                offset += used;
-                if !text.is_empty() && tx.send(Ok(text)).await.is_err() {
-                    return;
-                }
-            }
-            ticks += 1;
-            // Once a second: stop when the pod is gone or the container no longer runs here.
-            if ticks.is_multiple_of(5) {
+    let followed = file.clone();
+    let alive = move || {
+        let (srv, key, uid, container, source, ns, name, file) = (
+            srv.clone(),
+            key.clone(),
+            uid.clone(),
+            container.clone(),
+            source.clone(),
+            ns.clone(),
+            name.clone(),
+            followed.clone(),
+        );
+        let fut: std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> =
+            Box::pin(async move {
                 let current = match srv.store.get(&key).await {
                     Ok(Some(kv)) => decode_stored(&key, &kv.value).ok(),
                     _ => None,
@@ -239,16 +229,73 @@ pub async fn log(req: Request) -> ApiResult<Response> {
                                 s["name"] == container.as_str() && !s["state"]["running"].is_null()
                             })
                 });
-                if !running
-                    || source.file(&ns, &name, &uid, &container, false).as_ref() != Some(&file)
-                {
+                running && source.file(&ns, &name, &uid, &container, false).as_ref() == Some(&file)
+            });
+        fut
+    };
+    Ok(file_response(file, opts, alive).await)
+}
+
+/// How to render a log file.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    pub timestamps: bool,
+    pub tail_lines: Option<usize>,
+    pub limit_bytes: Option<usize>,
+    pub follow: bool,
+}
+
+/// A container's CRI log file as `text/plain`: the lines so far (`tail_lines`, `limit_bytes`),
+/// then, when following, new lines as they are written. `alive` is asked about once a second
+/// while following; the stream ends when it answers false.
+pub async fn file_response<F>(file: PathBuf, opts: LogOptions, alive: F) -> Response
+where
+    F: Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + 'static,
+{
+    let raw = tokio::fs::read(&file).await.unwrap_or_default();
+    let mut pending = Vec::new();
+    let (text, consumed) = decode_cri(&raw, opts.timestamps, &mut pending);
+    let mut first = match opts.tail_lines {
+        Some(n) => tail(&text, n).to_vec(),
+        None => text,
+    };
+    if let Some(l) = opts.limit_bytes {
+        first.truncate(l);
+    }
+    let builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain");
+    if !opts.follow {
+        return builder.body(Body::from(first)).unwrap_or_default();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
+    tokio::spawn(async move {
+        if tx.send(Ok(first)).await.is_err() {
+            return;
+        }
+        let mut offset = consumed;
+        let mut ticks = 0u32;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = tx.closed() => return,
+            }
+            let raw = tokio::fs::read(&file).await.unwrap_or_default();
+            if raw.len() > offset {
+                let (text, used) = decode_cri(&raw[offset..], opts.timestamps, &mut pending);
+                offset += used;
+                if !text.is_empty() && tx.send(Ok(text)).await.is_err() {
                     return;
                 }
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(5) && !alive().await {
+                return;
             }
         }
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
-    Ok(builder.body(body).unwrap_or_default())
+    builder.body(body).unwrap_or_default()
 }
 
 #[cfg(test)]

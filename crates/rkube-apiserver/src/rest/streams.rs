@@ -36,6 +36,7 @@ use tokio::net::TcpStream;
 
 use super::decode_stored;
 use crate::error::{ApiError, ApiResult};
+use crate::kubelet::Io;
 use crate::request::{decode, ResourcePath};
 use crate::Server;
 
@@ -82,21 +83,12 @@ pub trait NodeProxy: Send + Sync {
 }
 
 /// `GET /api/v1/nodes/{node}/proxy/{path}` (e.g. `kubectl get --raw …/proxy/stats/summary`).
-pub async fn node_proxy(srv: &Server, node: &str, path: &str) -> Response {
+pub async fn node_proxy(srv: &Arc<Server>, node: &str, path: &str) -> Response {
     let Some(kubelet) = srv.node_proxy.get().filter(|k| k.node() == node).cloned() else {
-        let key = rkube_api::registry::lookup("", "v1", "nodes")
-            .map(|info| info.key(None, node))
-            .unwrap_or_default();
-        let exists = srv.store.get(&key).await.ok().flatten().is_some();
-        return if exists {
-            ApiError::new(
-                503,
-                "ServiceUnavailable",
-                format!("no route to the kubelet of node \"{node}\" from this server"),
-            )
-            .into_response()
-        } else {
-            ApiError::new(404, "NotFound", format!("nodes \"{node}\" not found")).into_response()
+        // Another node: ask its kubelet.
+        return match crate::kubelet::get(srv, node, &format!("/{path}"), &[]).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
         };
     };
     let (code, content_type, body) = kubelet.get(path).await;
@@ -203,16 +195,7 @@ async fn connect_inner(
             "pod {name} does not have a host assigned"
         )));
     }
-    let source = srv
-        .pod_streams
-        .get()
-        .filter(|s| s.node() == node)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{sub} for pods on node \"{node}\" is not available through this server yet"
-            ))
-        })?;
+    let source = srv.pod_streams.get().filter(|s| s.node() == node).cloned();
     let streams = Streams {
         stdin: flag("stdin") || flag("input"),
         stdout: flag("stdout") || flag("output"),
@@ -242,15 +225,61 @@ async fn connect_inner(
             "Upgrade request required".to_string(),
         ));
     }
-    let url = source
-        .url(request)
-        .await
-        .map_err(|m| ApiError::new(500, "InternalError", m))?;
-    tracing::debug!(%url, websocket = ws, "streaming {sub}");
+    let target = match source {
+        Some(source) => Upstream::Runtime(
+            source
+                .url(request)
+                .await
+                .map_err(|m| ApiError::new(500, "InternalError", m))?,
+        ),
+        None => {
+            // Another node: its kubelet connects us to its runtime.
+            let mut query: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "container" | "podUID" | "namespace" | "pod")
+                })
+                .cloned()
+                .collect();
+            query.push(("namespace".into(), request.namespace.clone()));
+            query.push(("pod".into(), request.pod.clone()));
+            query.push(("podUID".into(), request.uid.clone()));
+            query.push(("container".into(), request.container.clone()));
+            let q: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", crate::request::encode(v)))
+                .collect();
+            Upstream::Kubelet {
+                srv: srv.clone(),
+                node: node.clone(),
+                path: format!("/rkube/cri/{sub}?{}", q.join("&")),
+            }
+        }
+    };
+    tracing::debug!(websocket = ws, "streaming {sub}");
     match (ws, kind) {
-        (false, _) => spdy_splice(req, &url).await,
-        (true, StreamKind::PortForward { .. }) => websocket_tunnel(req, &url).await,
-        (true, _) => websocket_bridge(req, &url, streams).await,
+        (false, _) => spdy_splice(req, &target).await,
+        (true, StreamKind::PortForward { .. }) => websocket_tunnel(req, &target).await,
+        (true, _) => websocket_bridge(req, &target, streams).await,
+    }
+}
+
+/// Where a stream goes: the local runtime's streaming server, or another node's kubelet.
+pub enum Upstream {
+    Runtime(String),
+    Kubelet {
+        srv: Arc<Server>,
+        node: String,
+        path: String,
+    },
+}
+
+/// Splices a SPDY upgrade request straight to the runtime's streaming URL (what a kubelet
+/// does for the API server).
+pub async fn splice_to_runtime(req: HttpRequest<Body>, url: &str) -> Response {
+    match spdy_splice(req, &Upstream::Runtime(url.to_string())).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -296,17 +325,29 @@ fn split_url(url: &str) -> ApiResult<(String, String)> {
 /// Sends an HTTP/1.1 upgrade request to the runtime and reads its answer head.
 /// Returns the stream, the status code, the response headers and any bytes read past the head.
 async fn upgrade_upstream(
-    url: &str,
+    target: &Upstream,
     method: &str,
     protocols: &[String],
-) -> ApiResult<(TcpStream, u16, Vec<(String, String)>, Vec<u8>)> {
-    let (host, path) = split_url(url)?;
-    let mut tcp = TcpStream::connect(&host)
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot reach the container runtime: {e}")))?;
+) -> ApiResult<(Box<dyn Io>, u16, Vec<(String, String)>, Vec<u8>)> {
+    let (mut tcp, host, path, auth): (Box<dyn Io>, String, String, Option<String>) = match target {
+        Upstream::Runtime(url) => {
+            let (host, path) = split_url(url)?;
+            let tcp = TcpStream::connect(&host).await.map_err(|e| {
+                ApiError::internal(format!("cannot reach the container runtime: {e}"))
+            })?;
+            (Box::new(tcp), host, path, None)
+        }
+        Upstream::Kubelet { srv, node, path } => {
+            let (io, addr, auth) = crate::kubelet::connect(srv, node).await?;
+            (io, addr, path.clone(), Some(auth))
+        }
+    };
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nContent-Length: 0\r\n"
     );
+    if let Some(a) = auth {
+        head.push_str(&format!("Authorization: {a}\r\n"));
+    }
     for p in protocols {
         head.push_str(&format!("X-Stream-Protocol-Version: {p}\r\n"));
     }
@@ -351,7 +392,11 @@ async fn upgrade_upstream(
 }
 
 /// A non-101 answer from the runtime, passed on with its body.
-async fn upstream_failure(mut tcp: TcpStream, code: u16, mut rest: Vec<u8>) -> ApiResult<Response> {
+async fn upstream_failure(
+    mut tcp: Box<dyn Io>,
+    code: u16,
+    mut rest: Vec<u8>,
+) -> ApiResult<Response> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
         let mut chunk = [0u8; 4096];
         while let Ok(n) = tcp.read(&mut chunk).await {
@@ -368,7 +413,7 @@ async fn upstream_failure(mut tcp: TcpStream, code: u16, mut rest: Vec<u8>) -> A
 }
 
 /// SPDY: replay the upgrade to the runtime, then splice the connections.
-async fn spdy_splice(mut req: HttpRequest<Body>, url: &str) -> ApiResult<Response> {
+async fn spdy_splice(mut req: HttpRequest<Body>, target: &Upstream) -> ApiResult<Response> {
     let protocols: Vec<String> = req
         .headers()
         .get_all("x-stream-protocol-version")
@@ -378,7 +423,7 @@ async fn spdy_splice(mut req: HttpRequest<Body>, url: &str) -> ApiResult<Respons
         .map(|p| p.trim().to_string())
         .collect();
     let method = req.method().as_str().to_string();
-    let (mut tcp, code, headers, leftover) = upgrade_upstream(url, &method, &protocols).await?;
+    let (mut tcp, code, headers, leftover) = upgrade_upstream(target, &method, &protocols).await?;
     if code != 101 {
         return upstream_failure(tcp, code, leftover).await;
     }
@@ -408,7 +453,7 @@ async fn spdy_splice(mut req: HttpRequest<Body>, url: &str) -> ApiResult<Respons
 }
 
 /// WebSocket port-forward: SPDY tunnelled in binary messages, unwrapped onto SPDY to the runtime.
-async fn websocket_tunnel(req: HttpRequest<Body>, url: &str) -> ApiResult<Response> {
+async fn websocket_tunnel(req: HttpRequest<Body>, target: &Upstream) -> ApiResult<Response> {
     let offered = offered_protocols(&req);
     if !offered.iter().any(|p| p == PORT_FORWARD_TUNNEL) {
         return Err(ApiError::bad_request(format!(
@@ -419,7 +464,7 @@ async fn websocket_tunnel(req: HttpRequest<Body>, url: &str) -> ApiResult<Respon
         .await
         .map_err(|e| ApiError::bad_request(e.body_text()))?;
     let (tcp, code, _headers, leftover) =
-        upgrade_upstream(url, "POST", &["portforward.k8s.io".to_string()]).await?;
+        upgrade_upstream(target, "POST", &["portforward.k8s.io".to_string()]).await?;
     if code != 101 {
         return upstream_failure(tcp, code, leftover).await;
     }
@@ -429,9 +474,9 @@ async fn websocket_tunnel(req: HttpRequest<Body>, url: &str) -> ApiResult<Respon
         .into_response())
 }
 
-async fn tunnel(socket: WebSocket, tcp: TcpStream, leftover: Vec<u8>) {
+async fn tunnel(socket: WebSocket, tcp: Box<dyn Io>, leftover: Vec<u8>) {
     let (mut ws_tx, mut ws_rx) = socket.split();
-    let (mut tcp_rx, mut tcp_tx) = tcp.into_split();
+    let (mut tcp_rx, mut tcp_tx) = tokio::io::split(tcp);
     if !leftover.is_empty()
         && ws_tx
             .send(WsMessage::Binary(leftover.into()))
@@ -478,7 +523,7 @@ async fn tunnel(socket: WebSocket, tcp: TcpStream, leftover: Vec<u8>) {
 /// runtime (remote command protocol v4), one stream per channel.
 async fn websocket_bridge(
     req: HttpRequest<Body>,
-    url: &str,
+    target: &Upstream,
     streams: Streams,
 ) -> ApiResult<Response> {
     let offered = offered_protocols(&req);
@@ -493,7 +538,8 @@ async fn websocket_bridge(
     let ws = WebSocketUpgrade::from_request(req, &())
         .await
         .map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let (tcp, code, _headers, leftover) = upgrade_upstream(url, "POST", &[V4.to_string()]).await?;
+    let (tcp, code, _headers, leftover) =
+        upgrade_upstream(target, "POST", &[V4.to_string()]).await?;
     if code != 101 {
         return upstream_failure(tcp, code, leftover).await;
     }
@@ -512,9 +558,9 @@ struct Streams {
     tty: bool,
 }
 
-async fn bridge(socket: WebSocket, tcp: TcpStream, leftover: Vec<u8>, s: Streams) {
+async fn bridge(socket: WebSocket, tcp: Box<dyn Io>, leftover: Vec<u8>, s: Streams) {
     use super::spdy::{read_frame, Frame, Writer};
-    let (rx, tx) = tcp.into_split();
+    let (rx, tx) = tokio::io::split(tcp);
     let mut reader = std::io::Cursor::new(leftover).chain(rx);
     let mut w = Writer::new(tx);
     let mut channel_of = std::collections::HashMap::new();
