@@ -646,7 +646,9 @@ kind: Pod
 metadata: {name: locked}
 spec:
   restartPolicy: Never
-  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, runAsNonRoot: true}
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000, runAsNonRoot: true,
+                    seccompProfile: {type: RuntimeDefault}}
+  volumes: [{name: data, emptyDir: {}}]
   containers:
   - name: locked
     image: busybox
@@ -657,8 +659,10 @@ spec:
     - |
       echo "uid=$(id -u) gid=$(id -g) groups=$(id -G)"
       touch /rootfs-write 2>&1 || true
-      grep -E '^(CapEff|NoNewPrivs)' /proc/self/status
+      grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status
+      touch /data/f && echo "data group $(stat -c %g /data) file group $(stat -c %g /data/f)"
       cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/memory/memory.limit_in_bytes
+    volumeMounts: [{name: data, mountPath: /data}]
     securityContext:
       readOnlyRootFilesystem: true
       allowPrivilegeEscalation: false
@@ -678,6 +682,32 @@ spec:
     command: [tail, /dev/zero]
     resources:
       limits: {memory: 32Mi}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hoard}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: hoard
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'dd if=/dev/zero of=/big bs=1M count=30; exec sleep 3600']
+    resources:
+      limits: {ephemeral-storage: 10Mi}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cache}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: cache, emptyDir: {sizeLimit: 5Mi}}]
+  containers:
+  - name: cache
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'dd if=/dev/zero of=/cache/big bs=1M count=10; exec sleep 3600']
+    volumeMounts: [{name: cache, mountPath: /cache}]
 "#,
     );
     s.wait_event(
@@ -697,6 +727,11 @@ spec:
     assert!(log.contains("Read-only file system"), "{log}");
     assert!(log.contains("CapEff:\t0000000000000000"), "{log}");
     assert!(log.contains("NoNewPrivs:\t1"), "{log}");
+    assert!(log.contains("Seccomp:\t2"), "RuntimeDefault seccomp: {log}");
+    assert!(
+        log.contains("data group 2000 file group 2000"),
+        "fsGroup: {log}"
+    );
     assert!(log.contains("\n50000\n67108864"), "{log}");
 
     wait_until(Duration::from_secs(60), "the hog is OOMKilled", || {
@@ -706,6 +741,28 @@ spec:
     let pod = s.get_json(&["pod", "hog"]);
     assert_eq!(pod["status"]["phase"], "Failed");
     assert_eq!(pod["status"]["qosClass"], "Burstable");
+
+    // Local ephemeral storage: over a container limit, or an emptyDir over its sizeLimit.
+    for (pod, message) in [
+        (
+            "hoard",
+            "Container hoard exceeded its local ephemeral storage limit \"10Mi\". ",
+        ),
+        (
+            "cache",
+            "Usage of EmptyDir volume \"cache\" exceeds the limit \"5Mi\". ",
+        ),
+    ] {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{pod} is evicted"),
+            || s.get_json(&["pod", pod])["status"]["reason"] == "Evicted",
+        );
+        let st = s.get_json(&["pod", pod])["status"].clone();
+        assert_eq!(st["phase"], "Failed", "{st}");
+        assert_eq!(st["message"], message, "{st}");
+        s.wait_event(pod, "Evicted", message);
+    }
 }
 
 /// Static pods from the manifests directory appear as mirror pods `<name>-<node>`, restart

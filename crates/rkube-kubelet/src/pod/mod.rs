@@ -7,6 +7,7 @@
 //! environment in [`env`].
 
 pub mod env;
+pub mod eviction;
 pub mod probes;
 pub mod security;
 pub mod status;

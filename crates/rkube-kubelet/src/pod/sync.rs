@@ -164,6 +164,31 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
         }
     };
     run_probes(sh, st, pod, &rt, &mut wake).await;
+    if let Some(message) = super::eviction::check(sh, pod, &rt).await {
+        tracing::warn!(pod = %format!("{ns}/{name}"), "evicting: {message}");
+        sh.event(pod, EventType::Warning, "Evicted", &message);
+        let grace = grace_period(pod);
+        for c in rt.containers.iter().filter(|c| c.state == "running") {
+            if let Err(e) = sh.runtime.stop_container(&c.id, grace).await {
+                tracing::warn!(container = %c.id, "failed to stop container: {e:#}");
+            }
+        }
+        let rt = snapshot(sh, &uid).await.unwrap_or(rt);
+        let ctx = StatusContext {
+            runtime_name: sh.runtime_name.clone(),
+            host_ip: sh.cfg.node_ip.clone(),
+            waiting: st.waiting.clone(),
+            start_time: st.start_time.clone().unwrap_or_default(),
+            probes: Default::default(),
+        };
+        let mut status = pod_status(pod, &rt, &ctx);
+        status["phase"] = json!("Failed");
+        status["reason"] = json!("Evicted");
+        status["message"] = json!(message);
+        stop_sandbox(sh, &rt).await;
+        report(sh, st, pod, status).await;
+        return Outcome::default();
+    }
     let ctx = StatusContext {
         runtime_name: sh.runtime_name.clone(),
         host_ip: sh.cfg.node_ip.clone(),

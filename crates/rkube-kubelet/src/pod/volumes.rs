@@ -131,10 +131,14 @@ pub async fn setup(
     let base = pod_dir(ctx.pods_dir, uid).join("volumes");
     let mut out = BTreeMap::new();
     let spec = pod.spec.clone().unwrap_or_default();
+    let fs_group = spec.security_context.as_ref().and_then(|s| s.fs_group);
     for v in spec.volumes.iter().flatten() {
         let hv = setup_one(src, ctx, pod, &base, v)
             .await
             .map_err(|why| format!("MountVolume.SetUp failed for volume \"{}\" : {why}", v.name))?;
+        if let (Some(gid), None) = (fs_group, &v.host_path) {
+            apply_fs_group(&hv.path, gid as u32, v.empty_dir.is_some());
+        }
         out.insert(v.name.clone(), hv);
     }
     Ok(out)
@@ -369,6 +373,42 @@ fn format_map(m: Option<&BTreeMap<String, String>>) -> String {
         let _ = write!(out, "{k}={v:?}");
     }
     out
+}
+
+/// Upstream's volume ownership for `fsGroup`: the group owns everything in the volume, can
+/// read it (and write it, for emptyDir), and directories are setgid so new files inherit the
+/// group. Done once per volume (when its root is not yet owned by the group).
+fn apply_fs_group(root: &Path, gid: u32, writable: bool) {
+    let Ok(m) = std::fs::symlink_metadata(root) else {
+        return;
+    };
+    if m.gid() == gid {
+        return;
+    }
+    fn walk(p: &Path, gid: u32, writable: bool) {
+        let Ok(m) = std::fs::symlink_metadata(p) else {
+            return;
+        };
+        let _ = std::os::unix::fs::lchown(p, None, Some(gid));
+        if m.file_type().is_symlink() {
+            return;
+        }
+        let mut mode = m.mode() & 0o7777;
+        mode |= 0o040;
+        if writable {
+            mode |= 0o020;
+        }
+        if m.is_dir() {
+            mode |= 0o2010;
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    walk(&e.path(), gid, writable);
+                }
+            }
+        }
+        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode));
+    }
+    walk(root, gid, writable);
 }
 
 /// A relative path inside the volume: no `..`, not absolute, not empty.
@@ -912,6 +952,30 @@ mod tests {
         .await
         .unwrap();
         assert!(vols["v"].path.is_dir());
+    }
+
+    #[tokio::test]
+    async fn fs_group_owns_volumes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = objects();
+        let ctx = Context {
+            pods_dir: tmp.path(),
+            pod_ip: "",
+            host_ip: "",
+        };
+        let mut p = pod(serde_json::json!([
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "cfg", "configMap": {"name": "cfg"}}
+        ]));
+        p.spec.as_mut().unwrap().security_context =
+            Some(serde_json::from_value(serde_json::json!({"fsGroup": 2000})).unwrap());
+        let vols = setup(&src, &ctx, &p).await.unwrap();
+        let m = std::fs::metadata(&vols["scratch"].path).unwrap();
+        assert_eq!(m.gid(), 2000);
+        assert_eq!(m.mode() & 0o2000, 0o2000, "setgid");
+        let f = std::fs::metadata(vols["cfg"].path.join("color")).unwrap();
+        assert_eq!(f.gid(), 2000);
+        assert_eq!(f.mode() & 0o040, 0o040);
     }
 
     #[test]
