@@ -609,3 +609,59 @@ async fn servfail_when_no_upstream_answers() {
     .await;
     dns.abort();
 }
+
+/// Queries per second for a service name, from 64 concurrent UDP clients for 5 s (a load
+/// generator on this machine, as the benchmark in BENCHMARKS.md). Run with
+/// `cargo test --release -p rkube-dns --test dns -- --ignored --nocapture qps`.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore]
+async fn qps_for_a_service_name() {
+    let (_srv, client) = api_server().await;
+    create_service(
+        &client,
+        "default",
+        "demo",
+        json!({"clusterIP": "10.43.0.50", "ports": [{"port": 80}]}),
+    )
+    .await;
+    let dns = start_dns(&client, vec![]);
+    let addr = dns.local_addrs()[0];
+    resolves(
+        addr,
+        "demo.default.svc.cluster.local.",
+        RecordType::A,
+        &["A 10.43.0.50"],
+    )
+    .await;
+    let bytes = query_message("demo.default.svc.cluster.local.", RecordType::A, false)
+        .to_vec()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let bytes = bytes.clone();
+        tasks.push(tokio::spawn(async move {
+            let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            sock.connect(addr).await.unwrap();
+            let mut buf = vec![0u8; 1500];
+            let mut n = 0u64;
+            while std::time::Instant::now() < deadline {
+                sock.send(&bytes).await.unwrap();
+                if tokio::time::timeout(Duration::from_secs(1), sock.recv(&mut buf))
+                    .await
+                    .is_ok()
+                {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    let qps = total as f64 / 5.0;
+    println!("rkube-dns: {total} answers in 5 s from 64 UDP clients: {qps:.0} queries/s");
+    assert!(total > 0);
+}

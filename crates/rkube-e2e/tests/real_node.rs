@@ -112,6 +112,11 @@ fn real_pods_services_and_dns() {
         stamped.starts_with("20") && stamped.trim().ends_with(" HTTP/1.1 404 Not Found"),
         "{stamped}"
     );
+    assert_eq!(s.must(&["logs", "client", "--since=1h"]), log);
+    assert_eq!(
+        s.must(&["logs", "client", "--since-time=2099-01-01T00:00:00Z"]),
+        ""
+    );
     assert_eq!(
         log.matches("HTTP/1.1 404 Not Found").count(),
         2,
@@ -267,6 +272,35 @@ spec:
     for reason in ["Pulled", "Created", "Started"] {
         assert!(events.contains(reason), "{events}");
     }
+
+    // A restartable init container (sidecar) runs beside the main container, does not hold
+    // back the pod's completion, and is stopped with it.
+    s.create(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: sidecar}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: shared, emptyDir: {}}]
+  initContainers:
+  - name: side
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    restartPolicy: Always
+    command: [sh, -c, 'while true; do echo side >> /shared/log; sleep 1; done']
+    volumeMounts: [{name: shared, mountPath: /shared}]
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'while [ ! -s /shared/log ]; do sleep 0.2; done; head -1 /shared/log']
+    volumeMounts: [{name: shared, mountPath: /shared}]
+"#,
+    );
+    s.wait_pod_phase("sidecar", "Succeeded");
+    assert_eq!(s.must(&["logs", "sidecar", "-c", "main"]), "side\n");
 
     // A missing ConfigMap keeps the pod waiting, with upstream's FailedMount message.
     s.must(&[
@@ -600,6 +634,57 @@ spec:
         "the ready pod is 1/1 again",
         || s.must(&["get", "pod", "ready"]).contains("1/1"),
     );
+
+    // Lifecycle hooks: postStart after the start, preStop before the stop; a failing
+    // postStart hook is reported.
+    let hostdir = s.tmp().join("hooks");
+    s.create(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hooks}}
+spec:
+  terminationGracePeriodSeconds: 5
+  volumes: [{{name: host, hostPath: {{path: {dir}, type: DirectoryOrCreate}}}}]
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'trap "exit 0" TERM; while true; do sleep 1; done']
+    volumeMounts: [{{name: host, mountPath: /host}}]
+    lifecycle:
+      postStart: {{exec: {{command: [sh, -c, 'echo started > /host/poststart']}}}}
+      preStop: {{exec: {{command: [sh, -c, 'echo stopping > /host/prestop']}}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: badhook}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sleep, "3600"]
+    lifecycle:
+      postStart: {{exec: {{command: [sh, -c, 'exit 3']}}}}
+"#,
+        dir = hostdir.display()
+    ));
+    s.wait_pod_phase("hooks", "Running");
+    wait_until(Duration::from_secs(30), "the postStart hook ran", || {
+        std::fs::read_to_string(hostdir.join("poststart"))
+            .ok()
+            .as_deref()
+            == Some("started\n")
+    });
+    s.must(&["delete", "pod", "hooks", "--timeout=60s"]);
+    assert_eq!(
+        std::fs::read_to_string(hostdir.join("prestop")).unwrap(),
+        "stopping\n"
+    );
+    let msg = s.wait_event("badhook", "FailedPostStartHook", "exited with 3");
+    assert!(msg.contains("Exec lifecycle hook"), "{msg}");
 
     // Startup: not started (so not ready) until the probe passes.
     s.wait_pod_phase("slow", "Running");
@@ -1425,5 +1510,222 @@ fn multi_node_pod_network() {
     assert_eq!(
         node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"],
         10250
+    );
+}
+
+/// One more node's namespace on an existing bridge; removed on drop.
+struct ExtraNetns(String);
+
+impl ExtraNetns {
+    fn new(name: &str, bridge: &str, host_ip: &str, ip: &str) -> ExtraNetns {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", name])
+            .status();
+        sh(&format!(
+            "ip netns add {name} && ip link add {name}-h type veth peer name eth0 netns {name} && \
+             ip link set {name}-h master {bridge} up && \
+             ip -n {name} addr add {ip}/24 dev eth0 && ip -n {name} link set eth0 up && ip -n {name} link set lo up && \
+             ip -n {name} route add default via {host_ip} && ip netns exec {name} sysctl -qw net.ipv4.ip_forward=1"
+        ));
+        ExtraNetns(name.into())
+    }
+}
+
+impl Drop for ExtraNetns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .status();
+    }
+}
+
+/// `rkube agent` for node `node` with IP `ip`, in network namespace `netns`.
+fn start_agent(s: &Server, netns: &str, node: &str, ip: &str) -> Proc {
+    let port = s
+        .creds()
+        .server
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
+    let log = std::fs::File::create(s.tmp().join(format!("{node}.log"))).unwrap();
+    let child = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{netns}"))
+        .arg(rkube_bin())
+        .args(["agent", "--server", &format!("https://10.99.0.1:{port}")])
+        .args([
+            "--token",
+            token.trim(),
+            "--node-name",
+            node,
+            "--node-ip",
+            ip,
+        ])
+        .arg("--data-dir")
+        .arg(s.tmp().join(node))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    Proc(child)
+}
+
+/// Three nodes (the server and two agents in network namespaces): a Deployment behind a
+/// NodePort Service answers on every node's IP, including nodes without a backend; requests
+/// spread over the pods; the Service resolves as `demo.prod` from another namespace and by
+/// FQDN; a headless Service returns the pod IPs; deleting the Service removes its rules.
+#[test]
+fn three_nodes_services_and_dns() {
+    let _net = NodeNetns::new("rk3-a1", "rk3br0", "10.99.0.1", "10.99.0.2");
+    let _net2 = ExtraNetns::new("rk3-a2", "rk3br0", "10.99.0.1", "10.99.0.3");
+    let s = Server::start(ServerOpts {
+        with_agent: true,
+        extra_args: vec!["--node-ip".into(), "10.99.0.1".into()],
+        ..Default::default()
+    });
+    let _a1 = start_agent(&s, "rk3-a1", "agent-1", "10.99.0.2");
+    let _a2 = start_agent(&s, "rk3-a2", "agent-2", "10.99.0.3");
+    wait_until(Duration::from_secs(120), "three nodes are Ready", || {
+        let out = s.must(&["get", "nodes"]);
+        lines(&out)
+            .iter()
+            .skip(1)
+            .filter(|l| l.contains(" Ready "))
+            .count()
+            == 3
+    });
+    // Every node routes to the others' pod networks.
+    wait_until(
+        Duration::from_secs(30),
+        "the pod network routes exist",
+        || {
+            let routes = |args: &[&str]| {
+                String::from_utf8_lossy(
+                    &std::process::Command::new("ip")
+                        .args(args)
+                        .output()
+                        .unwrap()
+                        .stdout,
+                )
+                .matches(" via ")
+                .count()
+            };
+            routes(&["route", "show", "root", "10.42.0.0/16"]) >= 2
+                && routes(&["-n", "rk3-a1", "route", "show", "root", "10.42.0.0/16"]) >= 2
+                && routes(&["-n", "rk3-a2", "route", "show", "root", "10.42.0.0/16"]) >= 2
+        },
+    );
+    s.must(&["create", "namespace", "prod"]);
+    s.create(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: demo, namespace: prod}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: demo}}
+  template:
+    metadata: {labels: {app: demo}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: agent-1}
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: busybox
+        imagePullPolicy: IfNotPresent
+        command: [sh, -c, 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www']
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo, namespace: prod}
+spec:
+  type: NodePort
+  selector: {app: demo}
+  ports: [{port: 8888, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: demo-headless, namespace: prod}
+spec:
+  clusterIP: None
+  selector: {app: demo}
+  ports: [{port: 8080}]
+"#,
+    );
+    s.must(&[
+        "-n",
+        "prod",
+        "rollout",
+        "status",
+        "deployment/demo",
+        "--timeout=90s",
+    ]);
+    let pods = s.get_json(&["-n", "prod", "pods", "-l", "app=demo"]);
+    let mut pod_ips: Vec<String> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+        .collect();
+    pod_ips.sort();
+    let node_port = s.must(&[
+        "-n",
+        "prod",
+        "get",
+        "svc",
+        "demo",
+        "-o",
+        "jsonpath={.spec.ports[0].nodePort}",
+    ]);
+    // The NodePort answers on every node's IP; only agent-1 has backends.
+    let curl = |url: &str| {
+        let mut c = std::process::Command::new("curl");
+        c.args(["-s", "--max-time", "3"]).arg(url);
+        String::from_utf8_lossy(&run_with_timeout(c, None, Duration::from_secs(10)).stdout)
+            .to_string()
+    };
+    for ip in ["10.99.0.1", "10.99.0.2", "10.99.0.3"] {
+        wait_until(
+            Duration::from_secs(30),
+            &format!("NodePort on {ip}"),
+            || curl(&format!("http://{ip}:{node_port}/index.html")).starts_with("demo-"),
+        );
+    }
+    // From a pod in another namespace: demo.prod, the FQDN, spreading, and headless DNS.
+    let script = "for i in $(seq 30); do printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 demo.prod 8888 | tail -1; done; \
+                  printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 3 demo.prod.svc.cluster.local 8888 | tail -1 | sed 's/^/fqdn /'; \
+                  nslookup demo-headless.prod.svc.cluster.local | grep '^Address: ' | sed 's/^/headless /'";
+    s.create(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec:\n  restartPolicy: Never\n  nodeName: agent-2\n  \
+         containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, {script:?}]\n"
+    ));
+    s.wait_pod_phase("client", "Succeeded");
+    let log = s.must(&["logs", "client"]);
+    let answers: std::collections::BTreeSet<&str> =
+        log.lines().filter(|l| l.starts_with("demo-")).collect();
+    assert_eq!(answers.len(), 2, "requests spread over both pods: {log}");
+    assert!(log.lines().any(|l| l.starts_with("fqdn demo-")), "{log}");
+    let mut headless: Vec<String> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("headless Address: "))
+        .map(|a| a.trim().to_string())
+        .collect();
+    headless.sort();
+    assert_eq!(headless, pod_ips, "{log}");
+    // Deleting the Service removes its rules: the NodePort stops answering.
+    s.must(&["-n", "prod", "delete", "svc", "demo"]);
+    wait_until(
+        Duration::from_secs(30),
+        "the NodePort rules are gone",
+        || {
+            let table = std::process::Command::new("nft")
+                .args(["list", "table", "ip", "rkube-proxy"])
+                .output()
+                .unwrap();
+            !String::from_utf8_lossy(&table.stdout).contains(&node_port)
+                && curl(&format!("http://10.99.0.2:{node_port}/index.html")).is_empty()
+        },
     );
 }

@@ -140,6 +140,10 @@ async fn logs(
         tail_lines: q.get("tailLines").and_then(|v| v.parse().ok()),
         limit_bytes: q.get("limitBytes").and_then(|v| v.parse().ok()),
         follow: flag("follow") && !previous,
+        since: rkube_apiserver::rest::logs::since(
+            q.get("sinceSeconds").map(String::as_str),
+            q.get("sinceTime").map(String::as_str),
+        ),
     };
     let (logs, rt, followed) = (k.logs.clone(), k.streams.runtime.clone(), file.clone());
     let alive = move || {

@@ -36,6 +36,16 @@ pub trait PodLogs: Send + Sync {
 /// Decodes the complete lines of CRI-format log bytes; returns the text and how many bytes
 /// were consumed (a trailing incomplete line is left for later).
 pub fn decode_cri(raw: &[u8], timestamps: bool, pending: &mut Vec<u8>) -> (Vec<u8>, usize) {
+    decode_cri_since(raw, timestamps, pending, None)
+}
+
+/// [`decode_cri`], dropping lines written before `since` (`--since`, `--since-time`).
+pub fn decode_cri_since(
+    raw: &[u8],
+    timestamps: bool,
+    pending: &mut Vec<u8>,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut consumed = 0;
     while let Some(nl) = raw[consumed..].iter().position(|b| *b == b'\n') {
@@ -47,6 +57,17 @@ pub fn decode_cri(raw: &[u8], timestamps: bool, pending: &mut Vec<u8>) -> (Vec<u
             continue;
         };
         let text = parts.next().unwrap_or_default();
+        if let Some(since) = since {
+            let at = std::str::from_utf8(ts)
+                .ok()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            if at.is_some_and(|at| at < since) {
+                if tag != b"P" {
+                    pending.clear();
+                }
+                continue;
+            }
+        }
         if pending.is_empty() && timestamps {
             out.extend_from_slice(ts);
             out.push(b' ');
@@ -163,6 +184,10 @@ pub async fn log(req: Request) -> ApiResult<Response> {
             .nonempty("limitBytes")
             .and_then(|v| v.parse().ok()),
         follow: req.query.nonempty("follow") == Some("true") && !previous,
+        since: since(
+            req.query.nonempty("sinceSeconds"),
+            req.query.nonempty("sinceTime"),
+        ),
     };
     let Some(source) = req.srv.pod_logs.get().filter(|s| s.node() == node).cloned() else {
         // Another node: its kubelet serves the same from its own files.
@@ -243,6 +268,21 @@ pub struct LogOptions {
     pub tail_lines: Option<usize>,
     pub limit_bytes: Option<usize>,
     pub follow: bool,
+    /// Only lines written at or after this time.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `sinceSeconds` or `sinceTime` of a log request.
+pub fn since(
+    since_seconds: Option<&str>,
+    since_time: Option<&str>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Some(secs) = since_seconds.and_then(|v| v.parse::<i64>().ok()) {
+        return Some(chrono::Utc::now() - chrono::TimeDelta::seconds(secs));
+    }
+    since_time
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// A container's CRI log file as `text/plain`: the lines so far (`tail_lines`, `limit_bytes`),
@@ -254,7 +294,7 @@ where
 {
     let raw = tokio::fs::read(&file).await.unwrap_or_default();
     let mut pending = Vec::new();
-    let (text, consumed) = decode_cri(&raw, opts.timestamps, &mut pending);
+    let (text, consumed) = decode_cri_since(&raw, opts.timestamps, &mut pending, opts.since);
     let mut first = match opts.tail_lines {
         Some(n) => tail(&text, n).to_vec(),
         None => text,
@@ -282,7 +322,8 @@ where
             }
             let raw = tokio::fs::read(&file).await.unwrap_or_default();
             if raw.len() > offset {
-                let (text, used) = decode_cri(&raw[offset..], opts.timestamps, &mut pending);
+                let (text, used) =
+                    decode_cri_since(&raw[offset..], opts.timestamps, &mut pending, opts.since);
                 offset += used;
                 if !text.is_empty() && tx.send(Ok(text)).await.is_err() {
                     return;
@@ -314,6 +355,19 @@ mod tests {
         );
         let (text, _) = decode_cri(b"2026-01-01T00:00:00.1Z stdout F a\n", true, &mut pending);
         assert_eq!(String::from_utf8_lossy(&text), "2026-01-01T00:00:00.1Z a\n");
+    }
+
+    #[test]
+    fn since_drops_older_lines() {
+        let raw =
+            b"2026-01-01T00:00:01.5Z stdout F old\n2026-01-01T00:00:02.000000001Z stdout F new\n";
+        let since = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:02Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let (text, _) = decode_cri_since(raw, false, &mut Vec::new(), Some(since));
+        assert_eq!(String::from_utf8_lossy(&text), "new\n");
+        assert!(super::since(Some("10"), None).is_some());
+        assert!(super::since(None, Some("2026-01-01T00:00:02Z")).is_some());
     }
 
     #[test]

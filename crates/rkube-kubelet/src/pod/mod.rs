@@ -8,6 +8,7 @@
 
 pub mod env;
 pub mod eviction;
+pub mod hooks;
 pub mod probes;
 pub mod security;
 pub mod status;

@@ -226,6 +226,20 @@ fn resolve_port(port: &IntOrString, c: &Container) -> Result<u16, String> {
     }
 }
 
+/// One run of an exec-less probe (httpGet, tcpSocket, grpc), for lifecycle hooks.
+pub(crate) async fn check_once(
+    probe: &Probe,
+    c: &Container,
+    pod_ip: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    async fn no_exec(_: String, _: Vec<String>, _: Duration) -> Result<(String, i32), String> {
+        Err("exec is not available here".into())
+    }
+    run_probe(probe, c, pod_ip, id, timeout, &no_exec).await
+}
+
 /// One probe run: Ok, or why it failed (upstream's wording where it has one).
 async fn run_probe<E, F>(
     probe: &Probe,

@@ -247,8 +247,11 @@ pub fn pod_status(pod: &Pod, rt: &RuntimePod, ctx: &StatusContext) -> Value {
     let mut init_failed = false;
     for c in &inits {
         let (mut s, standing) = container_status(c, rt, ctx, runtime, "PodInitializing");
+        // A restartable init container (sidecar) lets the next one start once it runs.
+        let sidecar = c.restart_policy.as_deref() == Some("Always");
         match standing {
-            Standing::Stopped(0) => s["ready"] = json!(true),
+            Standing::Running if sidecar => {}
+            Standing::Stopped(0) if !sidecar => s["ready"] = json!(true),
             Standing::Stopped(_) if policy == "Never" => {
                 init_failed = true;
                 init_done = false;

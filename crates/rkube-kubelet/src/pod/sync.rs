@@ -32,6 +32,8 @@ pub struct WorkerState {
     failed_mount: Option<String>,
     /// Probe state of the running containers.
     probes: super::probes::ProbeStates,
+    /// preStop hooks ran for the pod's deletion.
+    pre_stop_done: bool,
 }
 
 /// The result of a sync.
@@ -86,7 +88,16 @@ fn grace_period(pod: &Pod) -> Duration {
 pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: bool) -> Outcome {
     let (ns, name, uid) = pod_key(pod);
     if removed || pod.metadata.deletion_timestamp.is_some() {
-        let cleaned = remove_runtime_pod(sh, &uid, grace_period(pod)).await;
+        let mut grace = grace_period(pod);
+        if !removed && !st.pre_stop_done {
+            st.pre_stop_done = true;
+            let started = std::time::Instant::now();
+            run_pre_stop(sh, pod, grace).await;
+            grace = grace
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(2));
+        }
+        let cleaned = remove_runtime_pod(sh, &uid, grace).await;
         if cleaned {
             super::volumes::teardown(&sh.cfg.pods_dir, &uid);
         }
@@ -206,6 +217,42 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
     }
     report(sh, st, pod, status).await;
     Outcome { done: false, wake }
+}
+
+/// Runs the preStop hooks of the pod's running containers, together, within `grace`.
+async fn run_pre_stop(sh: &Shared, pod: &Pod, grace: Duration) {
+    let Ok(rt) = snapshot(sh, pod.metadata.uid.as_deref().unwrap_or_default()).await else {
+        return;
+    };
+    let spec = pod.spec.clone().unwrap_or_default();
+    let pod_ip = rt.ips.first().cloned().unwrap_or_default();
+    let hooks = spec.containers.iter().filter_map(|c| {
+        let h = c.lifecycle.as_ref()?.pre_stop.as_ref()?;
+        let l = rt.latest(&c.name).filter(|l| l.state == "running")?;
+        Some((c, l.id.clone(), h))
+    });
+    let runs = hooks.map(|(c, id, h)| {
+        let pod_ip = pod_ip.clone();
+        async move {
+            let r =
+                tokio::time::timeout(grace, super::hooks::run(sh, pod, c, &id, h, &pod_ip, grace))
+                    .await;
+            match r {
+                Ok(Err(msg)) => sh.event(pod, EventType::Warning, "FailedPreStopHook", &msg),
+                Err(_) => sh.event(
+                    pod,
+                    EventType::Warning,
+                    "FailedPreStopHook",
+                    &format!(
+                        "PreStopHook for Container \"{}\" did not complete within the grace period",
+                        c.name
+                    ),
+                ),
+                Ok(Ok(())) => {}
+            }
+        }
+    });
+    futures::future::join_all(runs).await;
 }
 
 /// Runs the due probes of the pod's running containers and acts on them: `Unhealthy` events,
@@ -560,6 +607,21 @@ async fn converge(
     };
     // Init containers, one at a time, each to success.
     for c in spec.init_containers.iter().flatten() {
+        if c.restart_policy.as_deref() == Some("Always") {
+            // A sidecar: started in order, kept running (restarted with back-off), and the
+            // next container starts once it runs.
+            match rt.latest(&c.name) {
+                Some(l) if l.state == "running" => {
+                    st.waiting.remove(&c.name);
+                    continue;
+                }
+                Some(l) if l.state == "created" => run.start_existing(st, &l.id, &c.name).await,
+                Some(l) if l.state == "exited" => run.restart(st, c, l, &uid, wake).await,
+                Some(_) => {}
+                None => run.start(st, c, 0).await,
+            }
+            return;
+        }
         match rt.latest(&c.name) {
             Some(l) if l.state == "exited" && l.exit_code == 0 => continue,
             Some(l) if l.state == "running" => return,
@@ -740,6 +802,19 @@ impl Run<'_> {
                     "Started",
                     &format!("Started container {}", c.name),
                 );
+                let hook = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref());
+                if let Some(h) = hook {
+                    let grace = grace_period(self.pod);
+                    if let Err(msg) =
+                        super::hooks::run(self.sh, self.pod, c, &id, h, self.pod_ip, grace).await
+                    {
+                        self.sh
+                            .event(self.pod, EventType::Warning, "FailedPostStartHook", &msg);
+                        if let Err(e) = self.sh.runtime.stop_container(&id, grace).await {
+                            tracing::warn!(container = %id, "failed to stop container: {e:#}");
+                        }
+                    }
+                }
             }
             Err(e) => {
                 self.fail(st, c, "RunContainerError", e.to_string());
