@@ -110,6 +110,19 @@ impl Query {
 }
 
 /// Percent-decoding with '+' as space, as Go's url.ParseQuery does.
+/// Every `key=value` pair of a query string, decoded, in order (keys may repeat, as
+/// `command=` does for exec).
+pub fn query_pairs(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
 /// Percent-encodes a query value (everything but unreserved characters).
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -28,16 +28,23 @@ fn container_log(s: &Server, pod: &str, container: &str) -> String {
     String::new()
 }
 
-#[test]
-fn real_pods_services_and_dns() {
+/// A server with its node agent, once its node is Ready.
+fn node_server(extra: &[&str]) -> Server {
     let s = Server::start(ServerOpts {
         with_agent: true,
+        extra_args: extra.iter().map(|a| a.to_string()).collect(),
         ..Default::default()
     });
     wait_until(Duration::from_secs(90), "the node is Ready", || {
         let out = s.must(&["get", "nodes"]);
         lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
     });
+    s
+}
+
+#[test]
+fn real_pods_services_and_dns() {
+    let s = node_server(&[]);
     let node = s.get_json(&["nodes"])["items"][0].clone();
     // k3s-style role label (value "true"); `kubectl get nodes` shows the role either way.
     assert!(node["metadata"]["labels"]["node-role.kubernetes.io/control-plane"].is_string());
@@ -169,14 +176,7 @@ fn real_pods_services_and_dns() {
 /// ConfigMap holding the pod in ContainerCreating with a FailedMount event.
 #[test]
 fn volumes_and_multi_container_pods() {
-    let s = Server::start(ServerOpts {
-        with_agent: true,
-        ..Default::default()
-    });
-    wait_until(Duration::from_secs(90), "the node is Ready", || {
-        let out = s.must(&["get", "nodes"]);
-        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
-    });
+    let s = node_server(&[]);
     s.must(&["create", "configmap", "cfg", "--from-literal=color=blue"]);
     s.must(&[
         "create",
@@ -356,14 +356,7 @@ fn shell_line(cmd: &std::process::Command) -> String {
 /// `kubectl port-forward` to a pod and a service, over both protocols.
 #[test]
 fn exec_attach_and_port_forward() {
-    let s = Server::start(ServerOpts {
-        with_agent: true,
-        ..Default::default()
-    });
-    wait_until(Duration::from_secs(90), "the node is Ready", || {
-        let out = s.must(&["get", "nodes"]);
-        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
-    });
+    let s = node_server(&[]);
     s.create(
         r#"
 apiVersion: v1
@@ -527,14 +520,7 @@ spec:
 /// and a startup probe holds the container unstarted until it passes.
 #[test]
 fn probes_restart_and_gate_readiness() {
-    let s = Server::start(ServerOpts {
-        with_agent: true,
-        ..Default::default()
-    });
-    wait_until(Duration::from_secs(90), "the node is Ready", || {
-        let out = s.must(&["get", "nodes"]);
-        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
-    });
+    let s = node_server(&[]);
     s.create(
         r#"
 apiVersion: v1
@@ -708,14 +694,7 @@ spec:
 /// limit in the container's cgroup, and a memory hog OOMKilled.
 #[test]
 fn security_contexts_and_limits() {
-    let s = Server::start(ServerOpts {
-        with_agent: true,
-        ..Default::default()
-    });
-    wait_until(Duration::from_secs(90), "the node is Ready", || {
-        let out = s.must(&["get", "nodes"]);
-        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
-    });
+    let s = node_server(&[]);
     s.create(
         r#"
 apiVersion: v1
@@ -855,14 +834,7 @@ spec:
 /// containers, pods and images, their logs, stats and details, and runs commands in them.
 #[test]
 fn static_pods_and_crictl() {
-    let s = Server::start(ServerOpts {
-        with_agent: true,
-        ..Default::default()
-    });
-    wait_until(Duration::from_secs(90), "the node is Ready", || {
-        let out = s.must(&["get", "nodes"]);
-        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
-    });
+    let s = node_server(&[]);
     let node = s.must(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
     let manifest = |msg: &str| {
         format!(
@@ -1043,15 +1015,7 @@ fn registries_pull_secrets_and_entrypoints() {
         ),
     )
     .unwrap();
-    let s = Server::start(ServerOpts {
-        with_agent: true,
-        extra_args: vec!["--registry-config".into(), config.display().to_string()],
-        ..Default::default()
-    });
-    wait_until(Duration::from_secs(90), "the node is Ready", || {
-        let out = s.must(&["get", "nodes"]);
-        lines(&out).iter().skip(1).any(|l| l.contains(" Ready "))
-    });
+    let s = node_server(&["--registry-config", &config.display().to_string()]);
     // The seeds' ubuntu-sleeper, through the mirror: CMD by default, args replace CMD,
     // command replaces ENTRYPOINT.
     s.create(

@@ -67,19 +67,7 @@ pub async fn spawn(addr: SocketAddr, kubelet: Kubelet) -> Result<tokio::task::Jo
 }
 
 fn query(req: &Request) -> Vec<(String, String)> {
-    req.uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                rkube_apiserver::request::decode(k),
-                rkube_apiserver::request::decode(v),
-            )
-        })
-        .collect()
+    rkube_apiserver::request::query_pairs(req.uri().query())
 }
 
 async fn handle(State(k): State<Arc<Kubelet>>, req: Request) -> Response {

@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 use super::decode_stored;
 use crate::error::{ApiError, ApiResult};
 use crate::kubelet::Io;
-use crate::request::{decode, ResourcePath};
+use crate::request::ResourcePath;
 use crate::Server;
 
 /// What the client asked for.
@@ -138,17 +138,7 @@ async fn connect_inner(
         .await?
         .ok_or_else(|| ApiError::not_found(rp.info, &name))?;
     let pod = decode_stored(&key, &kv.value)?;
-    let params: Vec<(String, String)> = req
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect();
+    let params = crate::request::query_pairs(req.uri().query());
     let get = |k: &str| params.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
     let flag = |k: &str| matches!(get(k), Some("true" | "1"));
     let phase = pod["status"]["phase"].as_str().unwrap_or_default();

@@ -185,36 +185,32 @@ async fn setup_one(
         plugin = "kubernetes.io~configmap";
         let name = cm.name.as_str();
         let mode = cm.default_mode.unwrap_or(DEFAULT_MODE);
-        match src.config_map(ns, name).await? {
-            Some(data) => project_keys(
-                &mut files,
-                &data,
-                cm.items.as_deref(),
-                mode,
-                "configmap",
-                name,
-                cm.optional,
-            )?,
-            None if cm.optional == Some(true) => {}
-            None => return Err(format!("configmap \"{name}\" not found")),
-        }
+        project_object(
+            src,
+            ns,
+            "configmap",
+            name,
+            cm.items.as_deref(),
+            mode,
+            cm.optional,
+            &mut files,
+        )
+        .await?
     } else if let Some(s) = &v.secret {
         plugin = "kubernetes.io~secret";
         let name = s.secret_name.as_deref().unwrap_or_default();
         let mode = s.default_mode.unwrap_or(DEFAULT_MODE);
-        match src.secret(ns, name).await? {
-            Some(data) => project_keys(
-                &mut files,
-                &data,
-                s.items.as_deref(),
-                mode,
-                "secret",
-                name,
-                s.optional,
-            )?,
-            None if s.optional == Some(true) => {}
-            None => return Err(format!("secret \"{name}\" not found")),
-        }
+        project_object(
+            src,
+            ns,
+            "secret",
+            name,
+            s.items.as_deref(),
+            mode,
+            s.optional,
+            &mut files,
+        )
+        .await?
     } else if let Some(d) = &v.downward_api {
         plugin = "kubernetes.io~downward-api";
         let mode = d.default_mode.unwrap_or(DEFAULT_MODE);
@@ -231,35 +227,31 @@ async fn setup_one(
         for source in p.sources.iter().flatten() {
             if let Some(cm) = &source.config_map {
                 let name = cm.name.as_str();
-                match src.config_map(ns, name).await? {
-                    Some(data) => project_keys(
-                        &mut files,
-                        &data,
-                        cm.items.as_deref(),
-                        mode,
-                        "configmap",
-                        name,
-                        cm.optional,
-                    )?,
-                    None if cm.optional == Some(true) => {}
-                    None => return Err(format!("configmap \"{name}\" not found")),
-                }
+                project_object(
+                    src,
+                    ns,
+                    "configmap",
+                    name,
+                    cm.items.as_deref(),
+                    mode,
+                    cm.optional,
+                    &mut files,
+                )
+                .await?
             }
             if let Some(s) = &source.secret {
                 let name = s.name.as_str();
-                match src.secret(ns, name).await? {
-                    Some(data) => project_keys(
-                        &mut files,
-                        &data,
-                        s.items.as_deref(),
-                        mode,
-                        "secret",
-                        name,
-                        s.optional,
-                    )?,
-                    None if s.optional == Some(true) => {}
-                    None => return Err(format!("secret \"{name}\" not found")),
-                }
+                project_object(
+                    src,
+                    ns,
+                    "secret",
+                    name,
+                    s.items.as_deref(),
+                    mode,
+                    s.optional,
+                    &mut files,
+                )
+                .await?
             }
             if let Some(d) = &source.downward_api {
                 downward_files(
@@ -288,6 +280,31 @@ async fn setup_one(
         path: dir,
         read_only: true,
     })
+}
+
+/// The files of a configMap or secret source (`kind` is `configmap` or `secret`): every key,
+/// or `items`; a missing object is an error unless `optional`.
+#[allow(clippy::too_many_arguments)]
+async fn project_object(
+    src: &dyn VolumeSource,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    items: Option<&[KeyToPath]>,
+    mode: i32,
+    optional: Option<bool>,
+    files: &mut BTreeMap<String, (Vec<u8>, i32)>,
+) -> Result<(), String> {
+    let data = if kind == "secret" {
+        src.secret(ns, name).await?
+    } else {
+        src.config_map(ns, name).await?
+    };
+    match data {
+        Some(data) => project_keys(files, &data, items, mode, kind, name, optional),
+        None if optional == Some(true) => Ok(()),
+        None => Err(format!("{kind} \"{name}\" not found")),
+    }
 }
 
 /// The files of a configMap/secret source: every key, or just `items`.
