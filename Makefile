@@ -12,8 +12,10 @@ PORT ?= 6443
 SERVER_ARGS ?=
 
 APT_PACKAGES := etcd-server etcd-client protobuf-compiler curl openssl \
-  containerd runc containernetworking-plugins busybox-static nftables iproute2 \
-  docker-registry skopeo
+  containerd runc containernetworking-plugins busybox-static nftables iproute2
+# Only the tests need these: a local image registry and skopeo to push images to it.
+TEST_APT_PACKAGES := docker-registry skopeo
+DEPS_PACKAGES = $(APT_PACKAGES)
 
 .PHONY: all deps build build-release run test e2e clippy fmt clean
 
@@ -22,7 +24,7 @@ all: build
 ## Install the missing system packages (only those that are missing).
 deps:
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(DEPS_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -51,6 +53,7 @@ run: build-release
 
 ## Build, run every test (unit, component, e2e with the real kubectl), then clippy.
 # The e2e tests use the dev-profile binary at target/debug/rkube, built first.
+test: DEPS_PACKAGES = $(APT_PACKAGES) $(TEST_APT_PACKAGES)
 test: deps
 	@command -v kubectl >/dev/null || { echo "kubectl not found on PATH: the e2e tests drive the real kubectl"; exit 1; }
 	@python3 -c 'import kubernetes' 2>/dev/null || { echo "installing the Kubernetes Python client (a second real client for the e2e tests)"; python3 -m pip install -q kubernetes; }
@@ -66,6 +69,7 @@ test: deps
 	$(CARGO) fmt --all -- --check
 
 ## Only the end-to-end tests.
+e2e: DEPS_PACKAGES = $(APT_PACKAGES) $(TEST_APT_PACKAGES)
 e2e: deps
 	$(CARGO) build -p rkube
 	$(CARGO) test -p rkube-e2e
