@@ -139,6 +139,38 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
         // A finished pod never runs again; its sandbox is stopped, its containers kept for logs.
         if let Ok(rt) = snapshot(sh, &uid).await {
             stop_sandbox(sh, &rt).await;
+            // The runtime may learn of an OOM kill after the exit was reported ("Error"):
+            // pass the late OOMKilled on, keeping the phase.
+            let reported_oom = |name: &str| {
+                pod.status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c.name == name
+                            && c.state
+                                .as_ref()
+                                .and_then(|s| s.terminated.as_ref())
+                                .is_some_and(|t| t.reason.as_deref() == Some("OOMKilled"))
+                    })
+            };
+            let evicted = pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted");
+            let late_oom = rt.containers.iter().any(|c| {
+                c.state == "exited" && c.reason == "OOMKilled" && !reported_oom(&c.name)
+            });
+            if late_oom && !evicted {
+                let ctx = StatusContext {
+                    runtime_name: sh.runtime_name.clone(),
+                    host_ip: sh.cfg.node_ip.clone(),
+                    waiting: st.waiting.clone(),
+                    start_time: st.start_time.clone().unwrap_or_default(),
+                    probes: Default::default(),
+                };
+                let mut status = pod_status(pod, &rt, &ctx);
+                status["phase"] = json!(phase);
+                report(sh, st, pod, status).await;
+            }
         }
         return Outcome::default();
     }

@@ -155,9 +155,12 @@ async fn setup_one(
     let io = |e: std::io::Error| e.to_string();
     if let Some(ed) = &v.empty_dir {
         let dir = base.join("kubernetes.io~empty-dir").join(&v.name);
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        // World-writable, as upstream: containers may run as any user.
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).map_err(io)?;
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(io)?;
+            // World-writable, as upstream: containers may run as any user. Only when created:
+            // fsGroup's setgid bit, set after, must stay.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).map_err(io)?;
+        }
         if ed.medium.as_deref() == Some("Memory") && !is_mount_point(&dir) {
             let size = ed
                 .size_limit
@@ -986,6 +989,8 @@ mod tests {
         ]));
         p.spec.as_mut().unwrap().security_context =
             Some(serde_json::from_value(serde_json::json!({"fsGroup": 2000})).unwrap());
+        setup(&src, &ctx, &p).await.unwrap();
+        // A second sync keeps what the first one set.
         let vols = setup(&src, &ctx, &p).await.unwrap();
         let m = std::fs::metadata(&vols["scratch"].path).unwrap();
         assert_eq!(m.gid(), 2000);
