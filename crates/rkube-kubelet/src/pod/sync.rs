@@ -156,9 +156,10 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
                     })
             };
             let evicted = pod.status.as_ref().and_then(|s| s.reason.as_deref()) == Some("Evicted");
-            let late_oom = rt.containers.iter().any(|c| {
-                c.state == "exited" && c.reason == "OOMKilled" && !reported_oom(&c.name)
-            });
+            let late_oom = rt
+                .containers
+                .iter()
+                .any(|c| c.state == "exited" && c.reason == "OOMKilled" && !reported_oom(&c.name));
             if late_oom && !evicted {
                 let ctx = StatusContext {
                     runtime_name: sh.runtime_name.clone(),
