@@ -1191,13 +1191,10 @@ impl NodeNetns {
             bridge: bridge.into(),
         };
         sh(&format!(
-            "ip link add {bridge} type bridge && ip addr add {host_ip}/24 dev {bridge} && ip link set {bridge} up && \
-             ip netns add {name} && ip link add {name}-h type veth peer name eth0 netns {name} && \
-             ip link set {name}-h master {bridge} up && \
-             ip -n {name} addr add {ip}/24 dev eth0 && ip -n {name} link set eth0 up && ip -n {name} link set lo up && \
-             ip -n {name} route add default via {host_ip} && \
-             ip netns exec {name} sysctl -qw net.ipv4.ip_forward=1 && sysctl -qw net.ipv4.ip_forward=1"
+            "ip link add {bridge} type bridge && ip addr add {host_ip}/24 dev {bridge} && \
+             ip link set {bridge} up && sysctl -qw net.ipv4.ip_forward=1"
         ));
+        add_netns(name, bridge, host_ip, ip);
         n
     }
 }
@@ -1238,39 +1235,18 @@ fn multi_node_pod_network() {
         extra_args: vec!["--node-ip".into(), "10.99.0.1".into()],
         ..Default::default()
     });
-    let port = s
-        .creds()
-        .server
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    let token = std::fs::read_to_string(s.data_dir.join("token")).unwrap();
-    let agent_dir = s.tmp().join("agent-1");
-    let log = std::fs::File::create(s.tmp().join("agent-1.log")).unwrap();
-    // nsenter, not `ip netns exec`: the latter remounts /sys, hiding the cgroup mounts runc needs.
-    let agent = std::process::Command::new("nsenter")
-        .arg(format!("--net=/run/netns/{}", net.name))
-        .arg(rkube_bin())
-        .args(["agent", "--server", &format!("https://10.99.0.1:{port}")])
-        .args([
-            "--token",
-            token.trim(),
-            "--node-name",
-            "agent-1",
-            "--node-ip",
-            "10.99.0.2",
-        ])
-        .args(["--kube-reserved", "cpu=250m"])
-        .args(["--system-reserved", "cpu=250m,memory=1Gi"])
-        .arg("--data-dir")
-        .arg(&agent_dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let _agent = Proc(agent);
+    let _agent = start_agent(
+        &s,
+        &net.name,
+        "agent-1",
+        "10.99.0.2",
+        &[
+            "--kube-reserved",
+            "cpu=250m",
+            "--system-reserved",
+            "cpu=250m,memory=1Gi",
+        ],
+    );
     wait_until(Duration::from_secs(120), "both nodes are Ready", || {
         let out = s.must(&["get", "nodes"]);
         let ready = lines(&out)
@@ -1477,6 +1453,17 @@ fn multi_node_pod_network() {
     );
 }
 
+/// Network namespace `name` with `ip`/24 on `bridge`, routed through `host_ip`, forwarding.
+fn add_netns(name: &str, bridge: &str, host_ip: &str, ip: &str) {
+    sh(&format!(
+        "ip netns add {name} && ip link add {name}-h type veth peer name eth0 netns {name} && \
+         ip link set {name}-h master {bridge} up && \
+         ip -n {name} addr add {ip}/24 dev eth0 && ip -n {name} link set eth0 up && \
+         ip -n {name} link set lo up && ip -n {name} route add default via {host_ip} && \
+         ip netns exec {name} sysctl -qw net.ipv4.ip_forward=1"
+    ));
+}
+
 /// One more node's namespace on an existing bridge; removed on drop.
 struct ExtraNetns(String);
 
@@ -1485,12 +1472,7 @@ impl ExtraNetns {
         let _ = std::process::Command::new("ip")
             .args(["netns", "del", name])
             .status();
-        sh(&format!(
-            "ip netns add {name} && ip link add {name}-h type veth peer name eth0 netns {name} && \
-             ip link set {name}-h master {bridge} up && \
-             ip -n {name} addr add {ip}/24 dev eth0 && ip -n {name} link set eth0 up && ip -n {name} link set lo up && \
-             ip -n {name} route add default via {host_ip} && ip netns exec {name} sysctl -qw net.ipv4.ip_forward=1"
-        ));
+        add_netns(name, bridge, host_ip, ip);
         ExtraNetns(name.into())
     }
 }
@@ -1503,8 +1485,9 @@ impl Drop for ExtraNetns {
     }
 }
 
-/// `rkube agent` for node `node` with IP `ip`, in network namespace `netns`.
-fn start_agent(s: &Server, netns: &str, node: &str, ip: &str) -> Proc {
+/// `rkube agent` for node `node` with IP `ip`, in network namespace `netns` (entered with
+/// nsenter: `ip netns exec` remounts /sys, hiding the cgroup mounts runc needs).
+fn start_agent(s: &Server, netns: &str, node: &str, ip: &str, extra: &[&str]) -> Proc {
     let port = s
         .creds()
         .server
@@ -1527,6 +1510,7 @@ fn start_agent(s: &Server, netns: &str, node: &str, ip: &str) -> Proc {
             "--node-ip",
             ip,
         ])
+        .args(extra)
         .arg("--data-dir")
         .arg(s.tmp().join(node))
         .stdout(log.try_clone().unwrap())
@@ -1549,8 +1533,8 @@ fn three_nodes_services_and_dns() {
         extra_args: vec!["--node-ip".into(), "10.99.0.1".into()],
         ..Default::default()
     });
-    let _a1 = start_agent(&s, "rk3-a1", "agent-1", "10.99.0.2");
-    let _a2 = start_agent(&s, "rk3-a2", "agent-2", "10.99.0.3");
+    let _a1 = start_agent(&s, "rk3-a1", "agent-1", "10.99.0.2", &[]);
+    let _a2 = start_agent(&s, "rk3-a2", "agent-2", "10.99.0.3", &[]);
     wait_until(Duration::from_secs(120), "three nodes are Ready", || {
         let out = s.must(&["get", "nodes"]);
         lines(&out)

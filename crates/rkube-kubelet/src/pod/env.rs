@@ -6,8 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
-use kube::api::Api;
+use k8s_openapi::api::core::v1::{Container, Pod};
 
 /// Reads ConfigMaps and Secrets (the API in production, a map in tests).
 #[async_trait::async_trait]
@@ -26,6 +25,8 @@ pub trait ObjectSource: Send + Sync {
     ) -> Result<Option<BTreeMap<String, String>>, String>;
 }
 
+/// The API's objects, read once for env and volumes alike (see [`super::volumes::VolumeSource`]);
+/// values are text here.
 #[async_trait::async_trait]
 impl ObjectSource for kube::Client {
     async fn config_map(
@@ -33,18 +34,9 @@ impl ObjectSource for kube::Client {
         ns: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, String> {
-        let api: Api<ConfigMap> = Api::namespaced(self.clone(), ns);
-        match api.get_opt(name).await {
-            Ok(Some(cm)) => {
-                let mut data = cm.data.unwrap_or_default();
-                for (k, v) in cm.binary_data.unwrap_or_default() {
-                    data.insert(k, String::from_utf8_lossy(&v.0).into_owned());
-                }
-                Ok(Some(data))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
+        super::volumes::VolumeSource::config_map(self, ns, name)
+            .await
+            .map(|d| d.map(text))
     }
 
     async fn secret(
@@ -52,22 +44,16 @@ impl ObjectSource for kube::Client {
         ns: &str,
         name: &str,
     ) -> Result<Option<BTreeMap<String, String>>, String> {
-        let api: Api<Secret> = Api::namespaced(self.clone(), ns);
-        match api.get_opt(name).await {
-            Ok(Some(s)) => {
-                let mut data: BTreeMap<String, String> = s
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-                    .collect();
-                data.extend(s.string_data.unwrap_or_default());
-                Ok(Some(data))
-            }
-            Ok(None) => Ok(None),
-            Err(e) => Err(e.to_string()),
-        }
+        super::volumes::VolumeSource::secret(self, ns, name)
+            .await
+            .map(|d| d.map(text))
     }
+}
+
+fn text(data: BTreeMap<String, Vec<u8>>) -> BTreeMap<String, String> {
+    data.into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect()
 }
 
 /// Expands `$(VAR)` references with upstream's rules: `$$` is an escaped `$`, unknown
