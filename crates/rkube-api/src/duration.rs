@@ -1,4 +1,4 @@
-//! Go's `time.ParseDuration`, shared by validation (cron `@every`), the CronJob controller and
+//! Go's `time.ParseDuration` and `Duration.String()`; parsing is shared by validation (cron `@every`), the CronJob controller and
 //! the fake kubelet's `fake.rkube.io/run-for` annotation, with Go's error texts.
 
 /// Parses a Go duration (`300ms`, `-1.5h`, `1h30m`) into signed nanoseconds.
@@ -53,9 +53,97 @@ pub fn parse_go_duration(orig: &str) -> Result<i128, String> {
     Ok(if negative { -nanos } else { nanos })
 }
 
+/// Go's `time.Duration.String()`: `"1h0m0s"`, `"1.5s"`, `"300ms"`, `"0s"`.
+pub fn format_go_duration(nanos: i64) -> String {
+    let neg = nanos < 0;
+    let mut u = nanos.unsigned_abs();
+    // Built back to front, as Go does.
+    let mut out: Vec<u8> = Vec::with_capacity(32);
+    fn frac(out: &mut Vec<u8>, mut v: u64, prec: usize) -> u64 {
+        let mut print = false;
+        for _ in 0..prec {
+            let digit = (v % 10) as u8;
+            print = print || digit != 0;
+            if print {
+                out.push(b'0' + digit);
+            }
+            v /= 10;
+        }
+        if print {
+            out.push(b'.');
+        }
+        v
+    }
+    fn int(out: &mut Vec<u8>, mut v: u64) {
+        if v == 0 {
+            out.push(b'0');
+        }
+        while v > 0 {
+            out.push(b'0' + (v % 10) as u8);
+            v /= 10;
+        }
+    }
+    out.push(b's');
+    if u < 1_000_000_000 {
+        let prec = match u {
+            0 => return "0s".into(),
+            1..=999 => {
+                out.push(b'n');
+                0
+            }
+            1_000..=999_999 => {
+                // 'µ' (U+00B5) is C2 B5; pushed reversed.
+                out.extend_from_slice(&[0xb5, 0xc2]);
+                3
+            }
+            _ => {
+                out.push(b'm');
+                6
+            }
+        };
+        u = frac(&mut out, u, prec);
+        int(&mut out, u);
+    } else {
+        u = frac(&mut out, u, 9);
+        int(&mut out, u % 60);
+        u /= 60;
+        if u > 0 {
+            out.push(b'm');
+            int(&mut out, u % 60);
+            u /= 60;
+            if u > 0 {
+                out.push(b'h');
+                int(&mut out, u);
+            }
+        }
+    }
+    if neg {
+        out.push(b'-');
+    }
+    out.reverse();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_as_go() {
+        for (nanos, want) in [
+            (0, "0s"),
+            (999, "999ns"),
+            (1_500, "1.5\u{b5}s"),
+            (54_855_359, "54.855359ms"),
+            (1_000_000_000, "1s"),
+            (1_234_567_891, "1.234567891s"),
+            (90_000_000_000, "1m30s"),
+            (3_600_000_000_000, "1h0m0s"),
+            (-2_500_000_000, "-2.5s"),
+        ] {
+            assert_eq!(format_go_duration(nanos), want, "{nanos}");
+        }
+    }
 
     #[test]
     fn go_durations() {

@@ -811,6 +811,16 @@ impl Drop for Server {
                 self.log_path.display(),
                 self.log()
             );
+            // The runtime's own log, last: CI keeps the tail of a failure's output.
+            let containerd = self.data_dir.join("agent/containerd/containerd.log");
+            if let Ok(text) = fs::read_to_string(&containerd) {
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                eprintln!(
+                    "----- containerd log, last 40 lines ({}) -----\n{tail}",
+                    containerd.display()
+                );
+            }
         }
         if std::env::var_os("RKUBE_E2E_KEEP").is_some() {
             let p = self.tmp.path().to_path_buf();
@@ -1324,11 +1334,12 @@ impl Registry {
         let port = free_port();
         let mut auth = String::new();
         if let Some((user, pass)) = creds {
-            // bcrypt, which the registry's htpasswd wants, through the system's crypt(3).
+            // bcrypt, which the registry's htpasswd wants, through the system's crypt(3); the
+            // lowest cost, as the registry checks it on every request.
             let out = Command::new("python3")
                 .args([
                     "-c",
-                    "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+                    "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))",
                     pass,
                 ])
                 .output()

@@ -1003,15 +1003,19 @@ fn registries_pull_secrets_and_entrypoints() {
         ],
     );
     let secret_image = private.push_built("team/app:2.0", &["--cmd", "sleep", "--cmd", "3600"]);
+    // A registry that accepts connections and never answers: pulls from it hang.
+    let hang = BlackHole::start();
     let tmp = tempfile::tempdir().unwrap();
     let config = tmp.path().join("registries.yaml");
     std::fs::write(
         &config,
         format!(
             "mirrors:\n  registry.example:\n    endpoint: [\"http://{m}\"]\n  \"{p}\":\n    endpoint: [\"http://{p}\"]\n\
+             \x20 hang.example:\n    endpoint: [\"http://{h}\"]\n\
              configs:\n  \"{m}\":\n    auth: {{username: mirror-user, password: mirror-pass}}\n",
             m = mirror.host(),
-            p = private.host()
+            p = private.host(),
+            h = hang.addr,
         ),
     )
     .unwrap();
@@ -1086,7 +1090,40 @@ spec:
         "--field-selector",
         "involvedObject.name=webapp",
     ]);
-    assert!(events.contains("Successfully pulled image"), "{events}");
+    assert!(
+        events.contains("Successfully pulled image \"registry.example/demo/webapp:1.0\" in ")
+            && events.contains(" including waiting). Image size: "),
+        "{events}"
+    );
+
+    // While an image is pulled, the pod already shows its IP and ContainerCreating.
+    s.must(&["run", "slowpull", "--image=hang.example/app:1"]);
+    wait_until(
+        Duration::from_secs(30),
+        "slowpull shows ContainerCreating and its IP while pulling",
+        || {
+            let st = &s.get_json(&["pod", "slowpull"])["status"];
+            st["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+                && st["podIP"]
+                    .as_str()
+                    .is_some_and(|ip| ip.starts_with("10.42."))
+        },
+    );
+    let listing = s.must(&["get", "pod", "slowpull", "--no-headers"]);
+    assert!(listing.contains("ContainerCreating"), "{listing}");
+    assert!(
+        hang.connections() > 0,
+        "the pull never reached the registry"
+    );
+    // The registry hangs up: the pull fails.
+    drop(hang);
+    wait_until(Duration::from_secs(60), "slowpull fails to pull", || {
+        let st = &s.get_json(&["pod", "slowpull"])["status"]["containerStatuses"][0]["state"];
+        matches!(
+            st["waiting"]["reason"].as_str(),
+            Some("ErrImagePull" | "ImagePullBackOff")
+        )
+    });
 
     // A private registry: no credentials, no image.
     s.must(&["run", "nocreds", &format!("--image={secret_image}")]);
@@ -1156,6 +1193,57 @@ spec:
         "the pod pulled with the ServiceAccount's secret",
         || s.get_json(&["-n", "team", "pod", "viasa"])["status"]["phase"] == "Running",
     );
+}
+
+/// A TCP server that accepts connections and never answers; closes them all on drop.
+struct BlackHole {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BlackHole {
+    fn start() -> BlackHole {
+        use std::sync::atomic::Ordering;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (stop2, accepted2) = (stop.clone(), accepted.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !stop2.load(Ordering::SeqCst) {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        held.push(c);
+                        accepted2.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        BlackHole {
+            addr,
+            stop,
+            accepted,
+            thread: Some(thread),
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A second node on this machine: a network namespace on a host bridge (one L2 segment, as

@@ -477,7 +477,7 @@ fn decode(bytes: &[u8], index: u16, depth: usize) -> Result<Value> {
                     _ => r.skip(wire)?,
                 }
             }
-            Ok(Value::String(go_duration(nanos)))
+            Ok(Value::String(crate::duration::format_go_duration(nanos)))
         }
         Special::IntOrString => {
             let (mut kind, mut int_val, mut str_val) = (0i64, 0i32, String::new());
@@ -793,77 +793,6 @@ fn format_time(seconds: i64, micros: Option<i64>) -> Result<String> {
         None => format!("{base}Z"),
         Some(us) => format!("{base}.{us:06}Z"),
     })
-}
-
-/// Go's `time.Duration.String()`: `"1h0m0s"`, `"1.5s"`, `"300ms"`, `"0s"`.
-fn go_duration(nanos: i64) -> String {
-    let neg = nanos < 0;
-    let mut u = nanos.unsigned_abs();
-    // Built back to front, as Go does.
-    let mut out: Vec<u8> = Vec::with_capacity(32);
-    fn frac(out: &mut Vec<u8>, mut v: u64, prec: usize) -> u64 {
-        let mut print = false;
-        for _ in 0..prec {
-            let digit = (v % 10) as u8;
-            print = print || digit != 0;
-            if print {
-                out.push(b'0' + digit);
-            }
-            v /= 10;
-        }
-        if print {
-            out.push(b'.');
-        }
-        v
-    }
-    fn int(out: &mut Vec<u8>, mut v: u64) {
-        if v == 0 {
-            out.push(b'0');
-        }
-        while v > 0 {
-            out.push(b'0' + (v % 10) as u8);
-            v /= 10;
-        }
-    }
-    out.push(b's');
-    if u < 1_000_000_000 {
-        let prec = match u {
-            0 => return "0s".into(),
-            1..=999 => {
-                out.push(b'n');
-                0
-            }
-            1_000..=999_999 => {
-                // 'µ' (U+00B5) is C2 B5; pushed reversed.
-                out.extend_from_slice(&[0xb5, 0xc2]);
-                3
-            }
-            _ => {
-                out.push(b'm');
-                6
-            }
-        };
-        u = frac(&mut out, u, prec);
-        int(&mut out, u);
-    } else {
-        u = frac(&mut out, u, 9);
-        int(&mut out, u % 60);
-        u /= 60;
-        if u > 0 {
-            out.push(b'm');
-            int(&mut out, u % 60);
-            u /= 60;
-            if u > 0 {
-                out.push(b'h');
-                int(&mut out, u);
-            }
-        }
-    }
-    if neg {
-        out.push(b'-');
-    }
-    out.reverse();
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Standard base64 with padding, as Go's JSON encodes `[]byte`.

@@ -161,14 +161,7 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
                 .iter()
                 .any(|c| c.state == "exited" && c.reason == "OOMKilled" && !reported_oom(&c.name));
             if late_oom && !evicted {
-                let ctx = StatusContext {
-                    runtime_name: sh.runtime_name.clone(),
-                    host_ip: sh.cfg.node_ip.clone(),
-                    waiting: st.waiting.clone(),
-                    start_time: st.start_time.clone().unwrap_or_default(),
-                    probes: Default::default(),
-                };
-                let mut status = pod_status(pod, &rt, &ctx);
+                let mut status = pod_status(pod, &rt, &status_context(sh, st, false));
                 status["phase"] = json!(phase);
                 report(sh, st, pod, status).await;
             }
@@ -218,14 +211,7 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
             }
         }
         let rt = snapshot(sh, &uid).await.unwrap_or(rt);
-        let ctx = StatusContext {
-            runtime_name: sh.runtime_name.clone(),
-            host_ip: sh.cfg.node_ip.clone(),
-            waiting: st.waiting.clone(),
-            start_time: st.start_time.clone().unwrap_or_default(),
-            probes: Default::default(),
-        };
-        let mut status = pod_status(pod, &rt, &ctx);
+        let mut status = pod_status(pod, &rt, &status_context(sh, st, false));
         status["phase"] = json!("Failed");
         status["reason"] = json!("Evicted");
         status["message"] = json!(message);
@@ -233,23 +219,31 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
         report(sh, st, pod, status).await;
         return Outcome::default();
     }
-    let ctx = StatusContext {
-        runtime_name: sh.runtime_name.clone(),
-        host_ip: sh.cfg.node_ip.clone(),
-        waiting: st.waiting.clone(),
-        start_time: st.start_time.clone().unwrap_or_default(),
-        probes: st
-            .probes
-            .iter()
-            .map(|(id, p)| (id.clone(), (p.started, p.ready)))
-            .collect(),
-    };
-    let status = pod_status(pod, &rt, &ctx);
+    let status = pod_status(pod, &rt, &status_context(sh, st, true));
     if matches!(status["phase"].as_str(), Some("Succeeded" | "Failed")) {
         stop_sandbox(sh, &rt).await;
     }
     report(sh, st, pod, status).await;
     Outcome { done: false, wake }
+}
+
+/// What the status of a pod is computed from, besides the runtime: the last sync's waiting
+/// reasons and, with `probes`, the probe results.
+fn status_context(sh: &Shared, st: &WorkerState, probes: bool) -> StatusContext {
+    StatusContext {
+        runtime_name: sh.runtime_name.clone(),
+        host_ip: sh.cfg.node_ip.clone(),
+        waiting: st.waiting.clone(),
+        start_time: st.start_time.clone().unwrap_or_default(),
+        probes: if probes {
+            st.probes
+                .iter()
+                .map(|(id, p)| (id.clone(), (p.started, p.ready)))
+                .collect()
+        } else {
+            Default::default()
+        },
+    }
 }
 
 /// Runs the preStop hooks of the pod's running containers, together, within `grace`.
@@ -557,8 +551,8 @@ async fn converge(
         .clone()
         .unwrap_or_else(|| "Always".into());
     let host_network = spec.host_network == Some(true);
-    let (sandbox_id, attempt) = match &rt.sandbox {
-        Some((id, true)) => (id.clone(), rt.sandbox_attempt),
+    let (sandbox_id, attempt, fresh) = match &rt.sandbox {
+        Some((id, true)) => (id.clone(), rt.sandbox_attempt, false),
         _ => {
             if !host_network && !crate::cni::is_configured(&sh.cfg.cni_conf_dir) {
                 // The node has no podCIDR (hence no CNI config) yet.
@@ -577,7 +571,7 @@ async fn converge(
             match sh.runtime.run_pod_sandbox(config).await {
                 Ok(id) => {
                     tracing::info!(pod = %format!("{ns}/{name}"), sandbox = %id, "started pod sandbox");
-                    (id, attempt)
+                    (id, attempt, true)
                 }
                 Err(e) => {
                     tracing::error!(pod = %format!("{ns}/{name}"), "failed to create pod sandbox: {e:#}");
@@ -629,6 +623,13 @@ async fn converge(
             None
         }
     };
+    if fresh {
+        // As upstream, the pod shows its IP and ContainerCreating while images are pulled.
+        if let Ok(rt) = snapshot(sh, &uid).await {
+            let status = pod_status(pod, &rt, &status_context(sh, st, false));
+            report(sh, st, pod, status).await;
+        }
+    }
     let run = Run {
         sh,
         pod,
@@ -965,6 +966,8 @@ impl Run<'_> {
             &format!("Pulling image \"{image}\""),
         );
         let started = std::time::Instant::now();
+        let (ns, name, _) = pod_key(self.pod);
+        tracing::info!(pod = %format!("{ns}/{name}"), %image, "pulling image");
         let creds = self.pull_credentials(&image).await;
         // Upstream tries every matching credential, then anonymously.
         let mut result = None;
@@ -982,18 +985,27 @@ impl Run<'_> {
         };
         match result {
             Ok(r) => {
+                let took = rkube_api::duration::format_go_duration(
+                    started.elapsed().as_nanos().min(i64::MAX as u128) as i64,
+                );
+                tracing::info!(pod = %format!("{ns}/{name}"), %image, %took, "pulled image");
+                let size = match self.sh.runtime.image_status(&r).await {
+                    Ok(Some(i)) => format!(" Image size: {} bytes.", i.size),
+                    _ => String::new(),
+                };
+                // Pulls are not queued here, so the time "including waiting" is the same.
                 self.sh.event(
                     self.pod,
                     EventType::Normal,
                     "Pulled",
                     &format!(
-                        "Successfully pulled image \"{image}\" in {}",
-                        go_duration(started.elapsed())
+                        "Successfully pulled image \"{image}\" in {took} ({took} including waiting).{size}"
                     ),
                 );
                 Ok(r)
             }
             Err(e) => {
+                tracing::warn!(pod = %format!("{ns}/{name}"), %image, "failed to pull image: {e:#}");
                 self.sh.pull_backoff.lock().await.next(&key);
                 let msg = match &e {
                     crate::error::Error::Cri { status, .. } => status.message().to_string(),
