@@ -428,14 +428,49 @@ async fn status_is_separate_and_generation_tracks_spec() {
 }
 
 #[tokio::test]
+async fn empty_metadata_lists_and_maps_are_omitted() {
+    let t = T::new().await;
+    let mut obj = cm("e");
+    obj["metadata"]["finalizers"] = json!(["example.com/a"]);
+    obj["metadata"]["labels"] = json!({"x": "y"});
+    obj["metadata"]["annotations"] = json!({});
+    let (c, v) = t.call(Method::POST, CMS, Some(obj)).await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    assert!(v["metadata"].get("annotations").is_none(), "{v}");
+    let (c, v) = t
+        .patch(
+            &format!("{CMS}/e"),
+            "application/json-patch+json",
+            json!([{"op": "remove", "path": "/metadata/finalizers/0"},
+                   {"op": "remove", "path": "/metadata/labels/x"}]),
+        )
+        .await;
+    assert_eq!(c, StatusCode::OK, "{v}");
+    for key in ["finalizers", "labels"] {
+        assert!(v["metadata"].get(key).is_none(), "{key}: {v}");
+    }
+    let (_, v) = t.call(Method::GET, &format!("{CMS}/e"), None).await;
+    assert!(v["metadata"].get("finalizers").is_none(), "{v}");
+}
+
+#[tokio::test]
 async fn finalizers_and_graceful_pod_deletion() {
     let t = T::new().await;
     let mut obj = cm("f");
     obj["metadata"]["finalizers"] = json!(["example.com/hold"]);
     t.call(Method::POST, CMS, Some(obj)).await;
     let (c, v) = t.call(Method::DELETE, &format!("{CMS}/f"), None).await;
-    assert_eq!(c, StatusCode::ACCEPTED);
+    assert_eq!(c, StatusCode::OK, "still there, yet 200 as upstream");
     assert!(v["metadata"]["deletionTimestamp"].is_string());
+    // The legacy orphanDependents=false asks for 202 when the object stays.
+    let (c, v) = t
+        .call(
+            Method::DELETE,
+            &format!("{CMS}/f"),
+            Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "orphanDependents": false})),
+        )
+        .await;
+    assert_eq!(c, StatusCode::ACCEPTED, "{v}");
     let (c, _) = t.call(Method::GET, &format!("{CMS}/f"), None).await;
     assert_eq!(c, StatusCode::OK, "held by its finalizer");
     let (c, v) = t

@@ -27,7 +27,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one kubectl or curl invocation may take before the test fails.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 /// The default deadline for `wait_until` in tests.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub const WAIT: Duration = Duration::from_secs(60);
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 

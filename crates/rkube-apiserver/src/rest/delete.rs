@@ -407,10 +407,12 @@ pub async fn delete(req: Request) -> ApiResult<Response> {
     let name = req.path.name.clone().unwrap_or_default();
     let opts = DeleteOptions::from_request(&req)?;
     let (obj, gone) = delete_one(&req, &name, &opts).await?;
-    let code = if gone {
-        StatusCode::OK
-    } else {
+    // As upstream: 202 only for an object still there (finalizers, graceful deletion) whose
+    // client asked for cascading with the legacy `orphanDependents=false`; 200 otherwise.
+    let code = if !gone && opts.orphan_dependents == Some(false) {
         StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
     };
     let resp = super::read::respond_one_with(&req, obj, code);
     Ok(fv::add_warnings(resp, &policy_warnings(req.info(), &opts)))

@@ -113,10 +113,24 @@ pub fn judge_patch(
     }
 }
 
-/// Remove the fields the kind's schema does not know.
+/// Remove the fields the kind's schema does not know, and the empty metadata lists and maps
+/// that upstream's typed round trip omits (`finalizers: []` after a patch removed the last).
 pub fn prune_unknown(info: &ResourceInfo, obj: &mut Value) {
     for path in fieldcheck::unknown_fields(info.group, info.version, info.kind, obj) {
         remove_path(obj, &path);
+    }
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        for key in ["finalizers", "ownerReferences", "labels", "annotations"] {
+            let empty = match meta.get(key) {
+                Some(Value::Array(a)) => a.is_empty(),
+                Some(Value::Object(m)) => m.is_empty(),
+                Some(Value::Null) => true,
+                _ => false,
+            };
+            if empty {
+                meta.remove(key);
+            }
+        }
     }
 }
 

@@ -287,7 +287,12 @@ pub(crate) async fn run_workers<F, Fut>(
                             tracing::debug!(key, "{name} skipped a terminating namespace");
                             queue.forget(&key);
                         }
-                        Err(e) if crate::common::is_conflict(&e) => {
+                        // A slice or Endpoints object deleted under us (namespace deletion,
+                        // garbage collection): the next sync sees the informers' new state.
+                        Err(e)
+                            if crate::common::is_conflict(&e)
+                                || crate::common::is_not_found(&e) =>
+                        {
                             tracing::debug!(key, "{name} failed to sync: {e:#}");
                             queue.add_rate_limited(&key);
                         }
