@@ -1048,3 +1048,107 @@ async fn binding_and_eviction() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn ephemeral_containers_subresource() {
+    let t = T::new().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "app", "image": "busybox"}]}});
+    let (c, v) = t.call(Method::POST, pods, Some(pod)).await;
+    assert_eq!(c, StatusCode::CREATED, "{v}");
+    let sub = format!("{pods}/p/ephemeralcontainers");
+    // kubectl debug's strategic merge patch adds one.
+    let dbg = json!({"name": "dbg", "image": "busybox", "targetContainerName": "app",
+        "stdin": true, "tty": true, "resources": {}});
+    let (c, v) = t
+        .patch(
+            &sub,
+            "application/strategic-merge-patch+json",
+            json!({"spec": {"ephemeralContainers": [dbg]}}),
+        )
+        .await;
+    assert_eq!(c, StatusCode::OK, "{v}");
+    let e = &v["spec"]["ephemeralContainers"][0];
+    assert_eq!(e["name"], "dbg");
+    assert_eq!(e["terminationMessagePolicy"], "File", "defaulted: {e}");
+    // A second one merges by name (kubectl sends the order too).
+    let (c, v) = t
+        .patch(
+            &sub,
+            "application/strategic-merge-patch+json",
+            json!({"spec": {
+                "$setElementOrder/ephemeralContainers": [{"name": "dbg"}, {"name": "dbg2"}],
+                "ephemeralContainers": [{"name": "dbg2", "image": "busybox"}]}}),
+        )
+        .await;
+    assert_eq!(c, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["spec"]["ephemeralContainers"].as_array().unwrap().len(),
+        2
+    );
+    // GET through the subresource is the pod.
+    let (c, v) = t.call(Method::GET, &sub, None).await;
+    assert_eq!(c, StatusCode::OK);
+    assert_eq!(v["kind"], "Pod");
+    // Other spec changes through the subresource are ignored.
+    let (_, v) = t
+        .patch(
+            &sub,
+            "application/merge-patch+json",
+            json!({"spec": {"activeDeadlineSeconds": 5}}),
+        )
+        .await;
+    assert!(v["spec"].get("activeDeadlineSeconds").is_none(), "{v}");
+
+    let invalid = |v: &serde_json::Value| -> String {
+        assert_eq!(v["reason"], "Invalid", "{v}");
+        v["message"].as_str().unwrap_or_default().to_string()
+    };
+    // Removing or changing one is forbidden.
+    let (c, v) = t
+        .patch(
+            &sub,
+            "application/json-patch+json",
+            json!([{"op": "remove", "path": "/spec/ephemeralContainers/0"}]),
+        )
+        .await;
+    assert_eq!(c.as_u16(), 422);
+    let msg = invalid(&v);
+    assert!(
+        msg.contains("spec.ephemeralContainers: Forbidden: existing ephemeral containers \"dbg\" may not be removed"),
+        "{msg}"
+    );
+    let (c, v) = t
+        .patch(
+            &sub,
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "/spec/ephemeralContainers/0/image", "value": "other"}]),
+        )
+        .await;
+    assert_eq!(c.as_u16(), 422);
+    assert!(invalid(&v).contains("may not be changed"), "{v}");
+    // Ports, probes and resources are not for ephemeral containers; names are unique; the
+    // target must exist. (Without `$setElementOrder`, new items go first, as upstream.)
+    let (c, v) = t
+        .patch(
+            &sub,
+            "application/strategic-merge-patch+json",
+            json!({"spec": {"ephemeralContainers": [
+                {"name": "app", "image": "busybox"},
+                {"name": "bad", "image": "busybox", "ports": [{"containerPort": 80}],
+                 "readinessProbe": {"exec": {"command": ["true"]}},
+                 "targetContainerName": "nope"}]}}),
+        )
+        .await;
+    assert_eq!(c.as_u16(), 422);
+    let msg = invalid(&v);
+    for want in [
+        "spec.ephemeralContainers[0].name: Duplicate value: \"app\"",
+        "spec.ephemeralContainers[1].ports: Forbidden: cannot be set for an Ephemeral Container",
+        "spec.ephemeralContainers[1].readinessProbe: Forbidden: cannot be set for an Ephemeral Container",
+        "spec.ephemeralContainers[1].targetContainerName: Not found: \"nope\"",
+    ] {
+        assert!(msg.contains(want), "{want}: {msg}");
+    }
+}

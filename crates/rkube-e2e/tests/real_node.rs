@@ -483,6 +483,73 @@ spec:
     );
     assert!(out.contains("got abc"), "{out}");
 
+    // kubectl debug: an ephemeral container in the running pod, in the target's processes.
+    s.must(&[
+        "debug",
+        "web",
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "--target=web",
+        "-c",
+        "dbg",
+        "--",
+        "ps",
+    ]);
+    wait_until(Duration::from_secs(60), "the debug container ran", || {
+        let pod = s.get_json(&["pod", "web"]);
+        pod["status"]["ephemeralContainerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["name"] == "dbg" && c["state"]["terminated"]["exitCode"] == 0)
+    });
+    let ps = s.must(&["logs", "web", "-c", "dbg"]);
+    assert!(
+        ps.contains("httpd -f -p 8080"),
+        "the target's processes: {ps}"
+    );
+    let listing = s.must(&["get", "pod", "web"]);
+    assert!(
+        listing.contains("2/2") && listing.contains("Running"),
+        "{listing}"
+    );
+    // Interactive, under a pseudo-terminal, as `kubectl debug -it` is used.
+    let line = shell_line(&s.kc().command(&[
+        "debug",
+        "-it",
+        "web",
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "-c",
+        "dbg-tty",
+        "--",
+        "sh",
+    ]));
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]);
+    let out = run_with_timeout(
+        script,
+        Some(b"echo $((6*7))\nexit\n"),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(text.lines().any(|l| l == "42"), "{text:?}");
+    let err = s.kc().fails(&[
+        "debug",
+        "web",
+        "--image=busybox",
+        "--target=nope",
+        "-c",
+        "dbg-bad",
+        "--",
+        "true",
+    ]);
+    assert!(
+        err.contains("spec.ephemeralContainers[2].targetContainerName: Not found: \"nope\"")
+            || err.contains("targetContainerName: Not found: \"nope\""),
+        "{err}"
+    );
+
     // port-forward to the pod and to a service, over both protocols.
     s.must(&["expose", "pod", "web", "--port=80", "--target-port=8080"]);
     for (proto, kc) in [("websocket", &ws), ("spdy", &spdy)] {

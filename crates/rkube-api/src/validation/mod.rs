@@ -57,6 +57,12 @@ pub fn validate_create(group: &str, version: &str, kind: &str, obj: &Value) -> V
     field::dedup(errs)
 }
 
+/// The errors of a pod write through its `ephemeralcontainers` subresource; `new` must
+/// already be defaulted.
+pub fn validate_ephemeral_containers_update(old: &Value, new: &Value) -> Vec<FieldError> {
+    field::dedup(pod::ephemeral_containers_update(old, new))
+}
+
 /// The errors of replacing `old` by `new`: the metadata update rules, the kind's rules for
 /// `new`, and its immutable fields. `old` is defaulted here (upstream defaults every object it
 /// decodes from storage), so objects stored before a default existed do not trip the

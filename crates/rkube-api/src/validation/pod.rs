@@ -960,3 +960,94 @@ pub fn template_labels(tpl: Option<&Value>) -> Option<&serde_json::Map<String, V
     tpl.and_then(|t| t.get("metadata"))
         .and_then(|m| obj_of(m, "labels"))
 }
+
+/// Whether `v` holds something (Go's non-zero value): not null, not an empty list or map.
+fn non_zero(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(m)) => !m.is_empty(),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// Fields an ephemeral container may not use (they make no sense for a container that is
+/// never restarted nor reached through a port).
+const NOT_FOR_EPHEMERAL: &[&str] = &[
+    "ports",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "resources",
+    "resizePolicy",
+    "restartPolicy",
+];
+
+/// A write through `pods/NAME/ephemeralcontainers` (upstream's
+/// `ValidatePodEphemeralContainersUpdate`): new ephemeral containers are valid containers with
+/// unique names and no ports, probes, lifecycle or resources, and a target that exists;
+/// existing ones are neither removed nor changed. Static pods take none.
+pub fn ephemeral_containers_update(old: &Value, new: &Value) -> Vec<FieldError> {
+    let mirror = old
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
+    if mirror {
+        return vec![FieldError::forbidden(
+            "",
+            "static pods do not support ephemeral containers",
+        )];
+    }
+    let spec = &new["spec"];
+    let path = "spec.ephemeralContainers";
+    let mut errs = Vec::new();
+    let mut vol_errs = Vec::new();
+    let vols = volumes(spec, "spec.volumes", &mut vol_errs);
+    let regular: HashSet<&str> = list_of(spec, "containers")
+        .iter()
+        .chain(list_of(spec, "initContainers").iter())
+        .map(|c| str_of(c, "name"))
+        .collect();
+    let mut seen = regular.clone();
+    let list = list_of(spec, "ephemeralContainers");
+    for (i, e) in list.iter().enumerate() {
+        let p = index(path, i);
+        errs.extend(container::common(e, &vols, &p));
+        let name = str_of(e, "name");
+        if !seen.insert(name) {
+            errs.push(FieldError::duplicate(child(&p, "name"), name));
+        }
+        for f in NOT_FOR_EPHEMERAL {
+            if non_zero(e.get(*f)) {
+                errs.push(FieldError::forbidden(
+                    child(&p, f),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        let target = str_of(e, "targetContainerName");
+        if !target.is_empty() && !regular.contains(target) {
+            errs.push(FieldError::not_found(
+                child(&p, "targetContainerName"),
+                target,
+            ));
+        }
+    }
+    for o in list_of(&old["spec"], "ephemeralContainers") {
+        let name = str_of(o, "name");
+        match list.iter().find(|n| str_of(n, "name") == name) {
+            None => errs.push(FieldError::forbidden(
+                path,
+                &format!("existing ephemeral containers \"{name}\" may not be removed"),
+            )),
+            Some(n) if n != o => errs.push(FieldError::forbidden(
+                path,
+                &format!("existing ephemeral containers \"{name}\" may not be changed"),
+            )),
+            Some(_) => {}
+        }
+    }
+    errs
+}

@@ -123,6 +123,7 @@ pub async fn log(req: Request) -> ApiResult<Response> {
     let pod = decode_stored(&key, &kv.value)?;
     let containers = names(&pod["spec"]["containers"]);
     let inits = names(&pod["spec"]["initContainers"]);
+    let ephemerals = names(&pod["spec"]["ephemeralContainers"]);
     let container = match req.query.nonempty("container") {
         Some(c) => c.to_string(),
         None if containers.len() == 1 => containers[0].clone(),
@@ -137,10 +138,19 @@ pub async fn log(req: Request) -> ApiResult<Response> {
                     inits.join(" ")
                 ));
             }
+            if !ephemerals.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemerals.join(" ")
+                ));
+            }
             return Err(ApiError::bad_request(msg));
         }
     };
-    if !containers.contains(&container) && !inits.contains(&container) {
+    if !containers.contains(&container)
+        && !inits.contains(&container)
+        && !ephemerals.contains(&container)
+    {
         return Err(ApiError::bad_request(format!(
             "container {container} is not valid for pod {name}"
         )));
@@ -150,6 +160,7 @@ pub async fn log(req: Request) -> ApiResult<Response> {
         .as_array()
         .into_iter()
         .chain(pod["status"]["initContainerStatuses"].as_array())
+        .chain(pod["status"]["ephemeralContainerStatuses"].as_array())
         .flatten()
         .find(|s| s["name"] == container.as_str())
         .cloned();

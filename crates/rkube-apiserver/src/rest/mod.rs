@@ -109,6 +109,13 @@ pub async fn dispatch(req: Request, method: &Method) -> ApiResult<Response> {
             };
             match (s.name, method.as_str()) {
                 ("status", "GET") => read::get(req).await,
+                ("ephemeralcontainers", "GET") if info.plural == "pods" => read::get(req).await,
+                ("ephemeralcontainers", "PUT") if info.plural == "pods" => {
+                    write::update(req, write::Target::EphemeralContainers).await
+                }
+                ("ephemeralcontainers", "PATCH") if info.plural == "pods" => {
+                    write::patch(req, write::Target::EphemeralContainers).await
+                }
                 ("binding", "POST") if info.plural == "pods" => pod::bind(req).await,
                 ("eviction", "POST") if info.plural == "pods" => pod::evict(req).await,
                 ("log", "GET") if info.plural == "pods" => logs::log(req).await,

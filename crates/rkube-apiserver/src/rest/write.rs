@@ -21,6 +21,19 @@ pub enum Target {
     Main,
     Status,
     Finalize,
+    /// `pods/NAME/ephemeralcontainers`: only `spec.ephemeralContainers` changes.
+    EphemeralContainers,
+}
+
+impl Target {
+    /// The subresource, for managedFields.
+    fn subresource(self) -> Option<&'static str> {
+        match self {
+            Target::Status => Some("status"),
+            Target::EphemeralContainers => Some("ephemeralcontainers"),
+            Target::Main | Target::Finalize => None,
+        }
+    }
 }
 
 /// Decode a request body (JSON or YAML) into an object.
@@ -488,6 +501,18 @@ pub fn merge_update(
             }
             new
         }
+        Target::EphemeralContainers => {
+            let mut new = cur.clone();
+            match incoming.pointer("/spec/ephemeralContainers") {
+                Some(list) if !list.is_null() => new["spec"]["ephemeralContainers"] = list.clone(),
+                _ => {
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("ephemeralContainers");
+                    }
+                }
+            }
+            new
+        }
         Target::Finalize => {
             let mut new = cur.clone();
             new["spec"]["finalizers"] = incoming
@@ -523,6 +548,17 @@ pub fn merge_update(
         rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
         let errs =
             rkube_api::validation::validate_update(info.group, info.version, info.kind, cur, &new);
+        if !errs.is_empty() {
+            let name = cur
+                .pointer("/metadata/name")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            return Err(ApiError::invalid(info, name, crate::error::causes(&errs)));
+        }
+    }
+    if target == Target::EphemeralContainers {
+        rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
+        let errs = rkube_api::validation::validate_ephemeral_containers_update(cur, &new);
         if !errs.is_empty() {
             let name = cur
                 .pointer("/metadata/name")
@@ -603,11 +639,12 @@ pub async fn update(req: Request, target: Target) -> ApiResult<Response> {
         if precondition.is_some_and(|p| p != rev) {
             return Err(ApiError::modified(info, &name));
         }
-        let sub = match target {
-            Target::Status => Some("status"),
-            _ => None,
-        };
-        tracked(&req, cur, sub, merge_update(info, target, cur, &obj))
+        tracked(
+            &req,
+            cur,
+            target.subresource(),
+            merge_update(info, target, cur, &obj),
+        )
     })
     .await?;
     Ok(fv::add_warnings(
@@ -660,11 +697,12 @@ pub async fn patch(req: Request, target: Target) -> ApiResult<Response> {
                 "the name of the object ({pname}) does not match the name on the URL ({name})"
             )));
         }
-        let sub = match target {
-            Target::Status => Some("status"),
-            _ => None,
-        };
-        tracked(&req, cur, sub, merge_update(info, target, cur, &patched))
+        tracked(
+            &req,
+            cur,
+            target.subresource(),
+            merge_update(info, target, cur, &patched),
+        )
     })
     .await?;
     Ok(fv::add_warnings(

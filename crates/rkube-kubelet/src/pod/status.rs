@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, EphemeralContainer, Pod};
 use serde_json::{json, Value};
 
 /// One container attempt as the runtime reports it.
@@ -55,6 +55,19 @@ impl RuntimePod {
     pub fn latest(&self, name: &str) -> Option<&ContainerView> {
         self.attempts(name).into_iter().next()
     }
+}
+
+/// An ephemeral container as the container it runs as (the same fields, less the target).
+pub fn ephemeral_as_container(e: &EphemeralContainer) -> Container {
+    let mut v = serde_json::to_value(e).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("targetContainerName");
+    }
+    serde_json::from_value(v).unwrap_or_else(|_| Container {
+        name: e.name.clone(),
+        image: e.image.clone(),
+        ..Default::default()
+    })
 }
 
 /// A container the last sync could not start, and why (`ErrImagePull`, `CrashLoopBackOff`, …).
@@ -365,6 +378,26 @@ pub fn pod_status(pod: &Pod, rt: &RuntimePod, ctx: &StatusContext) -> Value {
     });
     if !init_statuses.is_empty() {
         status["initContainerStatuses"] = json!(init_statuses);
+    }
+    // Ephemeral containers count for neither phase nor readiness.
+    let ephemeral: Vec<Value> = spec
+        .ephemeral_containers
+        .iter()
+        .flatten()
+        .map(|e| {
+            let (mut s, _) = container_status(
+                &ephemeral_as_container(e),
+                rt,
+                ctx,
+                runtime,
+                "ContainerCreating",
+            );
+            s["ready"] = json!(false);
+            s
+        })
+        .collect();
+    if !ephemeral.is_empty() {
+        status["ephemeralContainerStatuses"] = json!(ephemeral);
     }
     if !ctx.host_ip.is_empty() {
         status["hostIP"] = json!(ctx.host_ip);

@@ -698,6 +698,27 @@ async fn converge(
             }
         }
     }
+    // Ephemeral containers run once each, never restarted; a target shares its processes.
+    for e in spec.ephemeral_containers.iter().flatten() {
+        let c = super::status::ephemeral_as_container(e);
+        match rt.latest(&c.name) {
+            Some(l) if l.state == "created" => run.start_existing(st, &l.id, &c.name).await,
+            Some(_) => {
+                st.waiting.remove(&c.name);
+            }
+            None => {
+                let target = e
+                    .target_container_name
+                    .as_deref()
+                    .and_then(|t| rt.latest(t))
+                    .map(|l| l.id.clone());
+                run.start_with(st, &c, 0, target.as_deref()).await;
+                if st.waiting.contains_key(&c.name) {
+                    wake_min(wake, Duration::from_secs(2));
+                }
+            }
+        }
+    }
 }
 
 /// What starting a container in a sandbox needs.
@@ -765,6 +786,18 @@ impl Run<'_> {
 
     /// Ensures the image, creates and starts attempt `attempt` of container `c`.
     async fn start(&self, st: &mut WorkerState, c: &Container, attempt: u32) {
+        self.start_with(st, c, attempt, None).await
+    }
+
+    /// As [`Run::start`]; with `pid_target`, the container joins that container's process
+    /// namespace (an ephemeral container's `targetContainerName`).
+    async fn start_with(
+        &self,
+        st: &mut WorkerState,
+        c: &Container,
+        attempt: u32,
+        pid_target: Option<&str>,
+    ) {
         let image = match self.ensure_image(c).await {
             Ok(i) => i,
             Err((reason, msg)) => {
@@ -805,6 +838,17 @@ impl Run<'_> {
         };
         let mut config = self.container_config(c, attempt, &image, env);
         config.mounts = mounts;
+        if let Some(target) = pid_target {
+            let ns = config
+                .linux
+                .as_mut()
+                .and_then(|l| l.security_context.as_mut())
+                .and_then(|s| s.namespace_options.as_mut());
+            if let Some(ns) = ns {
+                ns.pid = cri::NamespaceMode::Target as i32;
+                ns.target_id = target.to_string();
+            }
+        }
         let dir = std::path::Path::new(&self.sandbox.log_directory).join(&c.name);
         if let Err(e) = std::fs::create_dir_all(&dir) {
             tracing::warn!("failed to create {}: {e}", dir.display());
