@@ -550,6 +550,36 @@ spec:
         "{err}"
     );
 
+    // kubectl debug node/NAME: a host-network, host-PID pod with the node's root at /host.
+    let node = s.must(&["get", "nodes", "-o", "name"]).trim().to_string();
+    s.must(&[
+        "debug",
+        &node,
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "--",
+        "sh",
+        "-c",
+        "hostname; test -d /host/proc && echo host-root",
+    ]);
+    let mut debugger = String::new();
+    wait_until(Duration::from_secs(60), "the node debugger ran", || {
+        let pods = s.get_json(&["pods"]);
+        let found = pods["items"].as_array().into_iter().flatten().find(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("node-debugger-"))
+        });
+        if let Some(p) = found {
+            debugger = p["metadata"]["name"].as_str().unwrap().to_string();
+            return p["status"]["phase"] == "Succeeded";
+        }
+        false
+    });
+    let out = s.must(&["logs", &debugger]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(out, format!("{}\nhost-root\n", host.trim()), "{out}");
+
     // port-forward to the pod and to a service, over both protocols.
     s.must(&["expose", "pod", "web", "--port=80", "--target-port=8080"]);
     for (proto, kc) in [("websocket", &ws), ("spdy", &spdy)] {

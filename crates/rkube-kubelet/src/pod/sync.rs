@@ -1288,7 +1288,13 @@ pub fn sandbox_config(sh: &Shared, pod: &Pod, attempt: u32) -> cri::PodSandboxCo
             namespace: ns,
             attempt,
         }),
-        hostname: hostname(pod),
+        // A host-network pod keeps the node's UTS namespace, hence its hostname (as upstream,
+        // which leaves the sandbox hostname empty there; runc refuses to set one).
+        hostname: if spec.host_network == Some(true) {
+            String::new()
+        } else {
+            hostname(pod)
+        },
         log_directory: log_directory.to_string_lossy().into_owned(),
         dns_config: Some(dns_config(sh, pod)),
         port_mappings,
