@@ -337,6 +337,14 @@ spec:
 }
 
 /// A shell command line for `cmd` (for `script -c`, which needs one string).
+/// Runs `cmd` under a pseudo-terminal (`script`) with `input` typed in; its output, CRs removed.
+fn in_pty(cmd: &std::process::Command, input: &str) -> String {
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &shell_line(cmd), "/dev/null"]);
+    let out = run_with_timeout(script, Some(input.as_bytes()), Duration::from_secs(60));
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
 fn shell_line(cmd: &std::process::Command) -> String {
     let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
     let mut parts: Vec<String> = cmd
@@ -429,15 +437,10 @@ spec:
         assert_eq!(text.lines().count(), 200_000, "{proto}");
         assert_eq!(text.lines().last(), Some("200000"), "{proto}");
         // A TTY: kubectl exec -it under a pseudo-terminal.
-        let line = shell_line(&kc.command(&["exec", "-it", "web", "-c", "web", "--", "sh"]));
-        let mut script = std::process::Command::new("script");
-        script.args(["-qec", &line, "/dev/null"]);
-        let out = run_with_timeout(
-            script,
-            Some(b"echo $((1+1))\nexit\n"),
-            Duration::from_secs(30),
+        let text = in_pty(
+            &kc.command(&["exec", "-it", "web", "-c", "web", "--", "sh"]),
+            "echo $((1+1))\nexit\n",
         );
-        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
         assert!(text.lines().any(|l| l == "2"), "{proto}: {text:?}");
     }
     let err = s.kc().fails(&["exec", "web", "-c", "nope", "--", "true"]);
@@ -514,25 +517,20 @@ spec:
         "{listing}"
     );
     // Interactive, under a pseudo-terminal, as `kubectl debug -it` is used.
-    let line = shell_line(&s.kc().command(&[
-        "debug",
-        "-it",
-        "web",
-        "--image=busybox",
-        "--image-pull-policy=IfNotPresent",
-        "-c",
-        "dbg-tty",
-        "--",
-        "sh",
-    ]));
-    let mut script = std::process::Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]);
-    let out = run_with_timeout(
-        script,
-        Some(b"echo $((6*7))\nexit\n"),
-        Duration::from_secs(60),
+    let text = in_pty(
+        &s.kc().command(&[
+            "debug",
+            "-it",
+            "web",
+            "--image=busybox",
+            "--image-pull-policy=IfNotPresent",
+            "-c",
+            "dbg-tty",
+            "--",
+            "sh",
+        ]),
+        "echo $((6*7))\nexit\n",
     );
-    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert!(text.lines().any(|l| l == "42"), "{text:?}");
     let err = s.kc().fails(&[
         "debug",

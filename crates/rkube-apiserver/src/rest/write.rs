@@ -541,31 +541,26 @@ pub fn merge_update(
             }
         }
     }
-    if target == Target::Main {
-        if info.group.is_empty() && info.kind == "Service" {
-            rkube_api::defaults::prepare_service_update(cur, &mut new);
+    let errs = match target {
+        Target::Main => {
+            if info.group.is_empty() && info.kind == "Service" {
+                rkube_api::defaults::prepare_service_update(cur, &mut new);
+            }
+            rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
+            rkube_api::validation::validate_update(info.group, info.version, info.kind, cur, &new)
         }
-        rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
-        let errs =
-            rkube_api::validation::validate_update(info.group, info.version, info.kind, cur, &new);
-        if !errs.is_empty() {
-            let name = cur
-                .pointer("/metadata/name")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            return Err(ApiError::invalid(info, name, crate::error::causes(&errs)));
+        Target::EphemeralContainers => {
+            rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
+            rkube_api::validation::validate_ephemeral_containers_update(cur, &new)
         }
-    }
-    if target == Target::EphemeralContainers {
-        rkube_api::defaults::apply_defaults(info.group, info.version, info.kind, &mut new);
-        let errs = rkube_api::validation::validate_ephemeral_containers_update(cur, &new);
-        if !errs.is_empty() {
-            let name = cur
-                .pointer("/metadata/name")
-                .and_then(|v| v.as_str())
-                .unwrap_or("");
-            return Err(ApiError::invalid(info, name, crate::error::causes(&errs)));
-        }
+        Target::Status | Target::Finalize => Vec::new(),
+    };
+    if !errs.is_empty() {
+        let name = cur
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        return Err(ApiError::invalid(info, name, crate::error::causes(&errs)));
     }
     if strategy::tracks_generation(info) && strategy::spec_changed(cur, &new) {
         let g = cur
