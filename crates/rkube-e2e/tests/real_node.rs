@@ -997,6 +997,56 @@ fn static_pods_and_crictl() {
     assert!(!err.status.success());
     assert!(String::from_utf8_lossy(&err.stderr).contains("container \"nope\" not found"));
 
+    // A restartPolicy Never pod whose sandbox dies is not run again in a new one: its
+    // container is stopped and the pod fails (upstream's rule).
+    s.must(&[
+        "run",
+        "once-only",
+        "--restart=Never",
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "--overrides",
+        r#"{"spec": {"terminationGracePeriodSeconds": 1}}"#,
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    let first = s.wait_pod_phase("once-only", "Running");
+    let first_id = first["status"]["containerStatuses"][0]["containerID"].clone();
+    let sandbox = text(&crictl(&["pods"]))
+        .lines()
+        .find(|l| l.contains("once-only"))
+        .and_then(|l| l.split_whitespace().next())
+        .map(String::from)
+        .expect("the once-only sandbox");
+    let shims = std::process::Command::new("pgrep")
+        .args(["-f", &format!("containerd-shim-runc-v2 .*-id {sandbox}")])
+        .output()
+        .unwrap();
+    let shim = String::from_utf8_lossy(&shims.stdout).trim().to_string();
+    let children = std::process::Command::new("pgrep")
+        .args(["-P", &shim])
+        .output()
+        .unwrap();
+    let pause = String::from_utf8_lossy(&children.stdout)
+        .lines()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("2147483647"))
+        })
+        .map(String::from)
+        .unwrap_or_else(|| panic!("no pause process under shim {shim:?}"));
+    assert!(std::process::Command::new("kill")
+        .args(["-9", &pause])
+        .status()
+        .unwrap()
+        .success());
+    let failed = s.wait_pod_phase("once-only", "Failed");
+    let c = &failed["status"]["containerStatuses"][0];
+    assert_eq!(c["containerID"], first_id, "not run again: {c}");
+    assert_eq!(c["restartCount"], 0, "{c}");
+    assert!(c["state"]["terminated"].is_object(), "{c}");
+
     // The kubelet's Summary API through the API server's node proxy.
     let summary: serde_json::Value = serde_json::from_str(&s.must(&[
         "get",

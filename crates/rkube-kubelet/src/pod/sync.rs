@@ -34,6 +34,9 @@ pub struct WorkerState {
     probes: super::probes::ProbeStates,
     /// preStop hooks ran for the pod's deletion.
     pre_stop_done: bool,
+    /// The terminal phase this worker reported (Succeeded or Failed): the pod never runs
+    /// again, even when the next sync still sees an older copy of it.
+    terminal: Option<String>,
 }
 
 /// The result of a sync.
@@ -130,11 +133,13 @@ pub async fn sync_pod(sh: &Shared, st: &mut WorkerState, pod: &Pod, removed: boo
             wake: Some(Duration::from_secs(1)),
         };
     }
-    let phase = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.phase.as_deref())
-        .unwrap_or_default();
+    let phase = st.terminal.clone().unwrap_or_else(|| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default()
+    });
+    let phase = phase.as_str();
     if matches!(phase, "Succeeded" | "Failed") {
         // A finished pod never runs again; its sandbox is stopped, its containers kept for logs.
         if let Ok(rt) = snapshot(sh, &uid).await {
@@ -350,7 +355,12 @@ async fn report(sh: &Shared, st: &mut WorkerState, pod: &Pod, status: serde_json
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
         .await
     {
-        Ok(_) => st.reported = Some(fingerprint),
+        Ok(_) => {
+            st.reported = Some(fingerprint);
+            if let Some(p @ ("Succeeded" | "Failed")) = status["phase"].as_str() {
+                st.terminal = Some(p.to_string());
+            }
+        }
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
         Err(e) => {
             tracing::warn!(pod = %format!("{ns}/{name}"), "failed to update pod status: {e:#}")
@@ -557,6 +567,17 @@ async fn converge(
             if !host_network && !crate::cni::is_configured(&sh.cfg.cni_conf_dir) {
                 // The node has no podCIDR (hence no CNI config) yet.
                 wake_min(wake, Duration::from_secs(1));
+                return;
+            }
+            // A pod that never restarts is not run again in a new sandbox once its
+            // containers ran (upstream's rule): what still runs is stopped, and the status
+            // comes from what is left.
+            if rt.sandbox.is_some() && policy == "Never" && !rt.containers.is_empty() {
+                for c in rt.containers.iter().filter(|c| c.state == "running") {
+                    if let Err(e) = sh.runtime.stop_container(&c.id, grace_period(pod)).await {
+                        tracing::warn!(container = %c.id, "failed to stop container: {e:#}");
+                    }
+                }
                 return;
             }
             // A dead sandbox takes its containers with it: start over in a new one.
