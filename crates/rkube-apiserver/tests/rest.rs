@@ -1004,6 +1004,7 @@ async fn binding_and_eviction() {
     // A running pod covered by a budget that allows no disruption cannot be evicted.
     let mut a = t.call(Method::GET, &format!("{pods}/a"), None).await.1;
     a["status"]["phase"] = json!("Running");
+    a["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
     t.call(Method::PUT, &format!("{pods}/a/status"), Some(a))
         .await;
     let pdb = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pdb"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}});
@@ -1029,11 +1030,38 @@ async fn binding_and_eviction() {
         "{v}"
     );
     assert_eq!(
+        v["details"]["causes"][0]["message"],
+        "The disruption budget pdb is still being processed by the server.",
+        "no controller has seen the budget yet: {v}"
+    );
+    assert_eq!(
         t.call(Method::GET, &format!("{pods}/a"), None).await.0,
         StatusCode::OK
     );
-    // Once the budget allows a disruption, the pod goes.
-    let (c, v) = t.patch("/apis/policy/v1/namespaces/default/poddisruptionbudgets/pdb/status", "application/merge-patch+json", json!({"status": {"disruptionsAllowed": 1, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}})).await;
+    let status = "/apis/policy/v1/namespaces/default/poddisruptionbudgets/pdb/status";
+    let (c, v) = t.patch(status, "application/merge-patch+json", json!({"status": {"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}})).await;
+    assert_eq!(c, StatusCode::OK, "{v}");
+    let (c, v) = t
+        .call(
+            Method::POST,
+            &format!("{pods}/a/eviction"),
+            Some(evict("a")),
+        )
+        .await;
+    assert_eq!(c.as_u16(), 429, "{v}");
+    assert_eq!(
+        v["details"]["causes"][0]["message"],
+        "The disruption budget pdb needs 1 healthy pods and has 1 currently",
+        "{v}"
+    );
+    // Once the budget allows a disruption, the pod goes, and the budget records it.
+    let (c, v) = t
+        .patch(
+            status,
+            "application/merge-patch+json",
+            json!({"status": {"disruptionsAllowed": 1, "currentHealthy": 2}}),
+        )
+        .await;
     assert_eq!(c, StatusCode::OK, "{v}");
     let (c, v) = t
         .call(
@@ -1047,6 +1075,9 @@ async fn binding_and_eviction() {
         t.call(Method::GET, &format!("{pods}/a"), None).await.0,
         StatusCode::NOT_FOUND
     );
+    let (_, v) = t.call(Method::GET, status, None).await;
+    assert_eq!(v["status"]["disruptionsAllowed"], 0, "{v}");
+    assert!(v["status"]["disruptedPods"]["a"].is_string(), "{v}");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ pub mod common;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
@@ -95,6 +96,7 @@ pub async fn run_all(ctx: Arc<Context>) {
         tokio::spawn(endpoints::run(ctx.clone())),
         tokio::spawn(endpointslice::run(ctx.clone())),
         tokio::spawn(servicelb::run(ctx.clone())),
+        tokio::spawn(disruption::run(ctx.clone())),
     ];
     for t in tasks {
         if let Err(e) = t.await {

@@ -31,3 +31,55 @@ fn cordon_drain_uncordon() {
         ""
     );
 }
+
+/// `kubectl drain` respects a PodDisruptionBudget: the disruption controller keeps its status,
+/// evictions spend it, and the drain proceeds as replacements become Ready elsewhere.
+#[test]
+fn drain_respects_disruption_budgets() {
+    let s = Server::start(ServerOpts {
+        extra_args: vec!["--fake-nodes".into(), "2".into()],
+        ..Default::default()
+    });
+    s.wait_nodes_ready(2);
+    s.must(&["cordon", "fake-node-1"]);
+    s.must(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox",
+        "--replicas=3",
+    ]);
+    s.must(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    s.must(&[
+        "create",
+        "pdb",
+        "web",
+        "--selector=app=web",
+        "--min-available=2",
+    ]);
+    wait_until(WAIT, "the budget allows one disruption", || {
+        let pdb = s.must(&["get", "pdb", "web", "--no-headers"]);
+        pdb.split_whitespace().nth(3) == Some("1")
+    });
+    let status = s.get_json(&["pdb", "web"])["status"].clone();
+    assert_eq!(status["currentHealthy"], 3, "{status}");
+    assert_eq!(status["desiredHealthy"], 2, "{status}");
+    // All three pods sit on fake-node-0; draining it moves them one at a time.
+    s.must(&["uncordon", "fake-node-1"]);
+    let out = s.must(&[
+        "drain",
+        "fake-node-0",
+        "--ignore-daemonsets",
+        "--timeout=90s",
+    ]);
+    assert!(out.contains("node/fake-node-0 drained"), "{out}");
+    let pods = s.get_json(&["pods", "-l", "app=web"]);
+    let nodes: Vec<&str> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter_map(|p| p["spec"]["nodeName"].as_str())
+        .collect();
+    assert_eq!(nodes, ["fake-node-1"; 3], "{pods}");
+}

@@ -122,6 +122,151 @@ fn ignores_budgets(pod: &Value) -> bool {
             .is_some_and(|v| !v.is_null())
 }
 
+fn pod_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+/// Upstream's 429 for a budget that forbids the eviction, with its cause.
+fn budget_refusal(cause: String) -> ApiError {
+    ApiError {
+        code: 429,
+        reason: "TooManyRequests",
+        message: "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+        details: Some(json!({"causes": [{"reason": "DisruptionBudget", "message": cause}]})),
+    }
+}
+
+/// The pod's budget, if one selects it (more than one is an error, as upstream).
+async fn budget_of(req: &Request, pod: &Value) -> ApiResult<Option<String>> {
+    let ns = req.namespace().unwrap_or("");
+    let pdb_info = registry::lookup("policy", "v1", "poddisruptionbudgets")
+        .ok_or_else(|| ApiError::internal("poddisruptionbudgets are not registered"))?;
+    req.srv.cache.sync().await?;
+    let empty = serde_json::Map::new();
+    let labels = pod
+        .pointer("/metadata/labels")
+        .and_then(|l| l.as_object())
+        .unwrap_or(&empty);
+    let budgets = req
+        .srv
+        .cache
+        .list(&pdb_info.namespace_prefix(ns), None, 0, &|_| true);
+    let mut found = Vec::new();
+    for (_, b) in budgets.items {
+        let sel = b
+            .value
+            .pointer("/spec/selector")
+            .cloned()
+            .unwrap_or(Value::Null);
+        let Ok(sel) = LabelSelector::from_label_selector_json(&sel) else {
+            continue;
+        };
+        if sel.matches(labels) {
+            if let Some(n) = b.value.pointer("/metadata/name").and_then(|v| v.as_str()) {
+                found.push(n.to_string());
+            }
+        }
+    }
+    if found.len() > 1 {
+        return Err(ApiError::internal(
+            "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
+        ));
+    }
+    Ok(found.pop())
+}
+
+/// Checks the budget `name` allows evicting `pod` and, unless `dry_run`, takes one disruption
+/// from it and records the pod as disrupted (the disruption controller confirms or forgets it),
+/// atomically against concurrent evictions.
+async fn check_and_decrement(
+    req: &Request,
+    name: &str,
+    pod: &Value,
+    dry_run: bool,
+) -> ApiResult<()> {
+    let ns = req.namespace().unwrap_or("");
+    let pdb_info = registry::lookup("policy", "v1", "poddisruptionbudgets")
+        .ok_or_else(|| ApiError::internal("poddisruptionbudgets are not registered"))?;
+    let key = pdb_info.key(Some(ns), name);
+    let pod_name = pod
+        .pointer("/metadata/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    for _ in 0..32 {
+        let Some(kv) = req.srv.store.get(&key).await? else {
+            return Ok(());
+        };
+        let mut pdb = super::decode_stored(&key, &kv.value)?;
+        let int = |p: &str| pdb.pointer(p).and_then(|v| v.as_i64()).unwrap_or(0);
+        let (generation, observed) = (
+            int("/metadata/generation"),
+            int("/status/observedGeneration"),
+        );
+        if observed < generation {
+            return Err(budget_refusal(format!(
+                "The disruption budget {name} is still being processed by the server."
+            )));
+        }
+        let allowed = int("/status/disruptionsAllowed");
+        let (desired, healthy) = (int("/status/desiredHealthy"), int("/status/currentHealthy"));
+        // An unready pod may go while the budget is met (upstream's IfHealthyBudget), or always.
+        if !pod_ready(pod) {
+            let policy = pdb
+                .pointer("/spec/unhealthyPodEvictionPolicy")
+                .and_then(|v| v.as_str())
+                .unwrap_or("IfHealthyBudget");
+            if policy == "AlwaysAllow" || healthy >= desired {
+                return Ok(());
+            }
+        }
+        if allowed < 0 {
+            return Err(ApiError::forbidden(
+                pdb_info,
+                name,
+                "pdb disruptions allowed is negative",
+            ));
+        }
+        if allowed == 0 {
+            return Err(budget_refusal(format!(
+                "The disruption budget {name} needs {desired} healthy pods and has {healthy} currently"
+            )));
+        }
+        if dry_run {
+            return Ok(());
+        }
+        pdb["status"]["disruptionsAllowed"] = json!(allowed - 1);
+        if !pdb["status"]["disruptedPods"].is_object() {
+            pdb["status"]["disruptedPods"] = json!({});
+        }
+        pdb["status"]["disruptedPods"][pod_name] = json!(now_rfc3339());
+        match req
+            .srv
+            .store
+            .update(
+                &key,
+                super::encode_for_store(pdb_info, &pdb)?,
+                kv.mod_revision,
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(rkube_store::Error::Conflict { .. }) => continue,
+            Err(rkube_store::Error::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        pdb_info,
+        name,
+        "too many concurrent updates, try again",
+    ))
+}
+
 /// `POST …/pods/{name}/eviction`.
 pub async fn evict(req: Request) -> ApiResult<Response> {
     let info = req.info();
@@ -135,57 +280,18 @@ pub async fn evict(req: Request) -> ApiResult<Response> {
         .await?
         .ok_or_else(|| ApiError::not_found(info, &name))?;
     let pod = super::decode_stored(&key, &kv.value)?;
+    let dry_run = req.query.dry_run()?
+        || eviction
+            .pointer("/deleteOptions/dryRun")
+            .and_then(|v| v.as_array())
+            .is_some_and(|a| !a.is_empty());
     if !ignores_budgets(&pod) {
-        let ns = req.namespace().unwrap_or("");
-        let pdb_info = registry::lookup("policy", "v1", "poddisruptionbudgets")
-            .ok_or_else(|| ApiError::internal("poddisruptionbudgets are not registered"))?;
-        req.srv.cache.sync().await?;
-        let empty = serde_json::Map::new();
-        let labels = pod
-            .pointer("/metadata/labels")
-            .and_then(|l| l.as_object())
-            .unwrap_or(&empty);
-        let budgets = req
-            .srv
-            .cache
-            .list(&pdb_info.namespace_prefix(ns), None, 0, &|_| true);
-        for (_, b) in budgets.items {
-            let sel = b
-                .value
-                .pointer("/spec/selector")
-                .cloned()
-                .unwrap_or(Value::Null);
-            let Ok(sel) = LabelSelector::from_label_selector_json(&sel) else {
-                continue;
-            };
-            if !sel.matches(labels) {
-                continue;
-            }
-            let allowed = b
-                .value
-                .pointer("/status/disruptionsAllowed")
-                .and_then(|v| v.as_i64())
-                .unwrap_or(0);
-            if allowed <= 0 {
-                let bname = b
-                    .value
-                    .pointer("/metadata/name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("");
-                return Err(ApiError {
-                    code: 429,
-                    reason: "TooManyRequests",
-                    message: "Cannot evict pod as it would violate the pod's disruption budget."
-                        .into(),
-                    details: Some(
-                        json!({"causes": [{"reason": "DisruptionBudget", "message": format!("The disruption budget {bname} needs more healthy pods before one can be evicted ({allowed} disruptions allowed)")}]}),
-                    ),
-                });
-            }
+        if let Some(budget) = budget_of(&req, &pod).await? {
+            check_and_decrement(&req, &budget, &pod, dry_run).await?;
         }
     }
     let mut opts = DeleteOptions {
-        dry_run: req.query.dry_run()?,
+        dry_run,
         ..Default::default()
     };
     if let Some(g) = eviction
@@ -193,13 +299,6 @@ pub async fn evict(req: Request) -> ApiResult<Response> {
         .and_then(|v| v.as_i64())
     {
         opts.grace_seconds = Some(g.max(0));
-    }
-    if eviction
-        .pointer("/deleteOptions/dryRun")
-        .and_then(|v| v.as_array())
-        .is_some_and(|a| !a.is_empty())
-    {
-        opts.dry_run = true;
     }
     delete_one(&req, &name, &opts).await?;
     Ok(success(201))
