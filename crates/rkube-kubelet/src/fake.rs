@@ -187,11 +187,11 @@ fn node_object(cfg: &Config, name: &str, index: usize) -> Value {
             "annotations": {FAKE_ANNOTATION: cfg.agent, "node.alpha.kubernetes.io/ttl": "0"},
         },
         "spec": spec,
-        "status": node_status(cfg, &ip.to_string()),
+        "status": node_status(cfg, name, &ip.to_string()),
     })
 }
 
-fn node_status(cfg: &Config, ip: &str) -> Value {
+fn node_status(cfg: &Config, name: &str, ip: &str) -> Value {
     let t = now();
     let cond = |ty: &str, status: &str, reason: &str, msg: &str| {
         json!({"type": ty, "status": status, "reason": reason, "message": msg,
@@ -207,7 +207,7 @@ fn node_status(cfg: &Config, ip: &str) -> Value {
             cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
             cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
         ],
-        "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": ip}],
+        "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
         "nodeInfo": {
             "machineID": "", "systemUUID": "", "bootID": "",
@@ -818,6 +818,16 @@ fn pod_status(pod: &Pod, rt: &PodRuntime, exit_code: i32, host_ip: &str) -> Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_addresses_name_the_node() {
+        let n = node_object(&Config::default(), "fake-node-3", 3);
+        assert_eq!(
+            n["status"]["addresses"],
+            json!([{"type": "InternalIP", "address": "10.200.0.4"},
+                   {"type": "Hostname", "address": "fake-node-3"}])
+        );
+    }
 
     #[test]
     fn go_durations() {
