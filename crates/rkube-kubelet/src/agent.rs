@@ -231,8 +231,11 @@ pub async fn start(client: kube::Client, cfg: AgentConfig) -> Result<Agent> {
     )));
     let events = rkube_client::events::Recorder::new(client.clone(), "kubelet", &cfg.node_name);
     let client_for_static = client.clone();
+    let objects = pod::objects::ObjectCache::new(client.clone());
+    tasks.push(objects.spawn_sweeper(Duration::from_secs(180)));
     let shared = Arc::new(pod::Shared {
         client,
+        objects,
         runtime: runtime.clone(),
         cfg: pod::PodConfig {
             node_name: cfg.node_name.clone(),

@@ -25,10 +25,10 @@ pub trait ObjectSource: Send + Sync {
     ) -> Result<Option<BTreeMap<String, String>>, String>;
 }
 
-/// The API's objects, read once for env and volumes alike (see [`super::volumes::VolumeSource`]);
-/// values are text here.
+/// Whatever serves volumes serves env too (see [`super::volumes::VolumeSource`]); values are
+/// text here.
 #[async_trait::async_trait]
-impl ObjectSource for kube::Client {
+impl<T: super::volumes::VolumeSource> ObjectSource for T {
     async fn config_map(
         &self,
         ns: &str,

@@ -9,6 +9,7 @@
 pub mod env;
 pub mod eviction;
 pub mod hooks;
+pub mod objects;
 pub mod probes;
 pub mod security;
 pub mod status;
@@ -117,6 +118,8 @@ impl Backoff {
 /// What the workers share.
 pub struct Shared {
     pub client: kube::Client,
+    /// The ConfigMaps and Secrets pods read, watch-fed.
+    pub objects: Arc<objects::ObjectCache>,
     pub runtime: Arc<dyn ContainerRuntime>,
     pub cfg: PodConfig,
     /// Runtime name for container ids (`containerd`).

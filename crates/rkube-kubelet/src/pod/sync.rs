@@ -619,7 +619,7 @@ async fn converge(
         pod_ip: &pod_ip,
         host_ip: &sh.cfg.node_ip,
     };
-    let volumes = match super::volumes::setup(&sh.client, &vctx, pod).await {
+    let volumes = match super::volumes::setup(&*sh.objects, &vctx, pod).await {
         Ok(v) => v,
         Err(msg) => {
             tracing::warn!(pod = %format!("{ns}/{name}"), "{msg}");
@@ -834,7 +834,7 @@ impl Run<'_> {
             }
         }
         let env = match container_env(
-            &self.sh.client,
+            &*self.sh.objects,
             self.pod,
             c,
             self.pod_ip,
@@ -948,7 +948,7 @@ impl Run<'_> {
         }
         let mut datas = Vec::new();
         for n in names {
-            match self.sh.client.secret(ns, &n).await {
+            match self.sh.objects.secret(ns, &n).await {
                 Ok(Some(d)) => datas.push(d),
                 _ => tracing::debug!(secret = %n, "image pull secret not found"),
             }

@@ -68,19 +68,7 @@ impl VolumeSource for kube::Client {
     ) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
         let api: Api<ConfigMap> = Api::namespaced(self.clone(), ns);
         match api.get_opt(name).await {
-            Ok(Some(cm)) => {
-                let mut data: BTreeMap<String, Vec<u8>> = cm
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_bytes()))
-                    .collect();
-                for (k, v) in cm.binary_data.unwrap_or_default() {
-                    data.insert(k, v.0);
-                }
-                Ok(Some(data))
-            }
-            Ok(None) => Ok(None),
+            Ok(cm) => Ok(cm.map(|cm| config_map_data(&cm))),
             Err(e) => Err(e.to_string()),
         }
     }
@@ -92,22 +80,38 @@ impl VolumeSource for kube::Client {
     ) -> Result<Option<BTreeMap<String, Vec<u8>>>, String> {
         let api: Api<Secret> = Api::namespaced(self.clone(), ns);
         match api.get_opt(name).await {
-            Ok(Some(s)) => {
-                let mut data: BTreeMap<String, Vec<u8>> = s
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect();
-                for (k, v) in s.string_data.unwrap_or_default() {
-                    data.insert(k, v.into_bytes());
-                }
-                Ok(Some(data))
-            }
-            Ok(None) => Ok(None),
+            Ok(s) => Ok(s.map(|s| secret_data(&s))),
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// A ConfigMap's data and binaryData as bytes.
+pub fn config_map_data(cm: &ConfigMap) -> BTreeMap<String, Vec<u8>> {
+    let mut data: BTreeMap<String, Vec<u8>> = cm
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+        .collect();
+    for (k, v) in cm.binary_data.iter().flatten() {
+        data.insert(k.clone(), v.0.clone());
+    }
+    data
+}
+
+/// A Secret's decoded data (stringData too, should a client have sent it).
+pub fn secret_data(s: &Secret) -> BTreeMap<String, Vec<u8>> {
+    let mut data: BTreeMap<String, Vec<u8>> = s
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    for (k, v) in s.string_data.iter().flatten() {
+        data.insert(k.clone(), v.clone().into_bytes());
+    }
+    data
 }
 
 /// What a sync needs to know to lay out the volumes.
