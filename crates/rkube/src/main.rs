@@ -5,6 +5,7 @@ mod agent;
 mod crictl;
 mod datadir;
 mod fakeopts;
+mod killall;
 mod kubeconfig;
 mod kubelet_server;
 mod node_agent;
@@ -42,6 +43,9 @@ enum Command {
     Crictl(crictl::CrictlArgs),
     /// Service proxy maintenance: `rkube proxy --cleanup` removes its nftables rules
     Proxy(tools::ProxyArgs),
+    /// After the server or agent stopped: stop its pods for good and remove its network setup
+    /// (pod bridge, routes, proxy rules) and mounts, keeping the data (like k3s-killall.sh)
+    Killall(killall::KillallArgs),
     /// Print the rkube version and the Kubernetes version it serves
     Version,
 }
@@ -71,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Command::Image(args) => tools::image(args),
         Command::Crictl(args) => crictl::run(args),
         Command::Proxy(args) => tools::proxy(args),
+        Command::Killall(args) => killall::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
