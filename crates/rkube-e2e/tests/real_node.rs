@@ -633,6 +633,7 @@ spec:
       httpGet: {path: /healthz, port: http}
       periodSeconds: 1
       failureThreshold: 2
+      timeoutSeconds: 5
 ---
 apiVersion: v1
 kind: Pod
@@ -647,6 +648,7 @@ spec:
     readinessProbe:
       exec: {command: [cat, /tmp/ready]}
       periodSeconds: 1
+      timeoutSeconds: 5
 ---
 apiVersion: v1
 kind: Pod
@@ -662,6 +664,7 @@ spec:
       exec: {command: [test, -f, /tmp/started]}
       periodSeconds: 1
       failureThreshold: 600
+      timeoutSeconds: 5
 "#,
     );
     // Liveness: the restart count grows, with upstream's events.
@@ -1909,4 +1912,87 @@ spec:
                 && curl(&format!("http://10.99.0.2:{node_port}/index.html")).is_empty()
         },
     );
+}
+
+/// Lines of iptables-nft's `ip nat` table that mention `ip` as a source (the CNI bridge
+/// plugin's per-pod masquerade rules).
+fn nat_rules_for(ip: &str) -> usize {
+    let out = std::process::Command::new("nft")
+        .args(["list", "table", "ip", "nat"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("ip saddr {ip} ")))
+        .count()
+}
+
+/// Pods outlive a server restart (the same container carries on), and `rkube killall` (refused
+/// while the server runs) stops them for good: no process left under the data dir, the pod's
+/// CNI masquerade rule released, the proxy's nftables table, the pod bridge and the mounts gone.
+#[test]
+fn restart_keeps_pods_and_killall_cleans_the_node() {
+    let mut s = node_server(&[]);
+    s.must(&[
+        "run",
+        "keep",
+        "--image=busybox",
+        "--image-pull-policy=IfNotPresent",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    let pod = s.wait_pod_phase("keep", "Running");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    let id = pod["status"]["containerStatuses"][0]["containerID"].clone();
+    s.stop();
+    s.restart();
+    wait_until(WAIT, "the pod is Ready again after the restart", || {
+        let p = s.get_json(&["pod", "keep"]);
+        p["status"]["containerStatuses"][0]["ready"] == true
+    });
+    let pod = s.get_json(&["pod", "keep"]);
+    assert_eq!(pod["status"]["containerStatuses"][0]["containerID"], id);
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0);
+
+    let data_dir = s.data_dir.clone();
+    let killall = || {
+        let mut cmd = std::process::Command::new(rkube_bin());
+        cmd.arg("killall").arg("--data-dir").arg(&data_dir);
+        run_with_timeout(cmd, None, Duration::from_secs(120))
+    };
+    let refused = killall();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("stopped first"), "{err}");
+    assert_eq!(s.get_json(&["pod", "keep"])["status"]["phase"], "Running");
+
+    s.stop();
+    let rules_before = nat_rules_for(&ip);
+    assert!(rules_before > 0, "the pod has a CNI masquerade rule");
+    let out = killall();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("done"),
+        "{out:?}"
+    );
+    let dir = s.data_dir.display().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&dir))
+        .collect();
+    assert!(left.is_empty(), "processes left: {left:?}");
+    assert_eq!(nat_rules_for(&ip), rules_before - 1, "CNI DEL ran");
+    let tables = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&tables.stdout).contains("rkube-proxy"));
+    assert!(!std::path::Path::new("/sys/class/net/rkube0").exists());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(&dir), "{mounts}");
 }
