@@ -1016,14 +1016,10 @@ async fn binding_and_eviction() {
         )
         .await;
     assert_eq!(c, StatusCode::CREATED, "{v}");
-    let evict = |pod: &str| json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": "default"}, "deleteOptions": {"gracePeriodSeconds": 0}});
-    let (c, v) = t
-        .call(
-            Method::POST,
-            &format!("{pods}/a/eviction"),
-            Some(evict("a")),
-        )
-        .await;
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "a", "namespace": "default"}, "deleteOptions": {"gracePeriodSeconds": 0}});
+    let evict_path = format!("{pods}/a/eviction");
+    let evict_a = || t.call(Method::POST, &evict_path, Some(eviction.clone()));
+    let (c, v) = evict_a().await;
     assert_eq!(
         (c.as_u16(), v["reason"].as_str()),
         (429, Some("TooManyRequests")),
@@ -1041,13 +1037,7 @@ async fn binding_and_eviction() {
     let status = "/apis/policy/v1/namespaces/default/poddisruptionbudgets/pdb/status";
     let (c, v) = t.patch(status, "application/merge-patch+json", json!({"status": {"observedGeneration": 1, "disruptionsAllowed": 0, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}})).await;
     assert_eq!(c, StatusCode::OK, "{v}");
-    let (c, v) = t
-        .call(
-            Method::POST,
-            &format!("{pods}/a/eviction"),
-            Some(evict("a")),
-        )
-        .await;
+    let (c, v) = evict_a().await;
     assert_eq!(c.as_u16(), 429, "{v}");
     assert_eq!(
         v["details"]["causes"][0]["message"],
@@ -1063,13 +1053,7 @@ async fn binding_and_eviction() {
         )
         .await;
     assert_eq!(c, StatusCode::OK, "{v}");
-    let (c, v) = t
-        .call(
-            Method::POST,
-            &format!("{pods}/a/eviction"),
-            Some(evict("a")),
-        )
-        .await;
+    let (c, v) = evict_a().await;
     assert_eq!(c, StatusCode::CREATED, "{v}");
     assert_eq!(
         t.call(Method::GET, &format!("{pods}/a"), None).await.0,
