@@ -725,6 +725,23 @@ impl Server {
 impl Server {
     /// Containers outlive their agent (as with k3s): kill the shims this server started and
     /// unmount what containerd mounted under the temp dir, so the next test starts clean.
+    /// `rkube killall` on the (stopped) server's data dir: its containerd stops and removes
+    /// every pod sandbox, so CNI releases the pod IPs and veths (a sandbox stopped but not torn
+    /// down when the server went would leave its veth and IP on the bridge for the next test).
+    fn killall(&self) {
+        let mut cmd = Command::new(rkube_bin());
+        cmd.arg("killall").arg("--data-dir").arg(&self.data_dir);
+        let out = run_with_timeout(cmd, None, Duration::from_secs(60));
+        if !out.status.success() {
+            eprintln!(
+                "rkube killall --data-dir {} failed: {}",
+                self.data_dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// Backstop after [`Server::killall`]: kills what is left of this server's runtime.
     fn reap_containers(&self) {
         let dir = self.tmp.path().display().to_string();
         // Everything this server's containerd started: its shims (their command lines name
@@ -803,6 +820,7 @@ impl Drop for Server {
             }
         }
         if self.opts.with_agent {
+            self.killall();
             self.reap_containers();
         }
         if std::thread::panicking() {
