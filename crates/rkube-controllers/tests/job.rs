@@ -332,10 +332,12 @@ async fn backoff_limit_exceeded() {
 async fn active_deadline_exceeded() {
     let (_srv, client) = server().await;
     start(&client, Duration::from_millis(100));
+    // 3 s: long enough for a loaded CI machine to see the two pods before the deadline
+    // removes them.
     create_job(
         &client,
         "slow",
-        json!({"activeDeadlineSeconds": 1, "parallelism": 2, "completions": 4}),
+        json!({"activeDeadlineSeconds": 3, "parallelism": 2, "completions": 4}),
     )
     .await;
     let pods = wait_active(&client, "slow", 2).await;
