@@ -337,6 +337,15 @@ spec:
 }
 
 /// A shell command line for `cmd` (for `script -c`, which needs one string).
+/// What `ip ARGS` prints.
+fn ip_out(args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs `cmd` under a pseudo-terminal (`script`) with `input` typed in; its output, CRs removed.
 fn in_pty(cmd: &std::process::Command, input: &str) -> String {
     let mut script = std::process::Command::new("script");
@@ -1579,18 +1588,9 @@ fn multi_node_pod_network() {
         Duration::from_secs(30),
         "the pod network routes exist",
         || {
-            let out = |args: &[&str]| {
-                String::from_utf8_lossy(
-                    &std::process::Command::new("ip")
-                        .args(args)
-                        .output()
-                        .unwrap()
-                        .stdout,
-                )
-                .to_string()
-            };
-            out(&["route", "show", &agent_cidr]).contains("via 10.99.0.2")
-                && out(&["-n", &net.name, "route", "show", &server_cidr]).contains("via 10.99.0.1")
+            ip_out(&["route", "show", &agent_cidr]).contains("via 10.99.0.2")
+                && ip_out(&["-n", &net.name, "route", "show", &server_cidr])
+                    .contains("via 10.99.0.1")
         },
     );
     // Server node → agent node, by pod IP and through the Service (DNS name).
@@ -1785,17 +1785,7 @@ fn three_nodes_services_and_dns() {
         Duration::from_secs(30),
         "the pod network routes exist",
         || {
-            let routes = |args: &[&str]| {
-                String::from_utf8_lossy(
-                    &std::process::Command::new("ip")
-                        .args(args)
-                        .output()
-                        .unwrap()
-                        .stdout,
-                )
-                .matches(" via ")
-                .count()
-            };
+            let routes = |args: &[&str]| ip_out(args).matches(" via ").count();
             routes(&["route", "show", "root", "10.42.0.0/16"]) >= 2
                 && routes(&["-n", "rk3-a1", "route", "show", "root", "10.42.0.0/16"]) >= 2
                 && routes(&["-n", "rk3-a2", "route", "show", "root", "10.42.0.0/16"]) >= 2
